@@ -1,0 +1,193 @@
+"""Frozen, validated specs (pydantic v2, ``extra="forbid"``), YAML load/dump, canonical JSON and ids.
+
+A run's identity is the hash of its canonical spec (design rule 2). The canonical form leaves out
+fields that still hold their default, so adding a field whose default keeps today's behaviour never
+changes an existing id; it also leaves out fields that only say *where* things are (``data_dir``),
+not what is computed. The stored ``spec.json`` always holds the full spec, every default written out.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import schedule as _schedule
+from .errors import ConfigError
+
+S = TypeVar("S", bound="Spec")
+
+#: Fields that locate inputs but do not change results; they never enter a run id.
+NON_IDENTITY_FIELDS = frozenset({"data_dir"})
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    def canonical(self) -> dict[str, Any]:
+        """The identity-bearing content: non-default fields only, locations dropped."""
+        return _strip(self.model_dump(mode="json", exclude_defaults=True))
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+
+    def spec_hash(self, length: int = 12) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:length]
+
+    def full_json(self) -> dict[str, Any]:
+        """Everything, defaults written out (what gets stored beside results)."""
+        return self.model_dump(mode="json")
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in NON_IDENTITY_FIELDS}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+class DataSpec(Spec):
+    """Which data set, how it is split and augmented."""
+
+    name: str = "mnist1d"
+    data_dir: str | None = None
+    num_samples: int | None = Field(default=None, gt=0)
+    val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
+    augment: bool = True
+    normalize: bool = True
+    split_seed: int = 0
+    input_shape: tuple[int, ...] | None = None
+    num_classes: int | None = Field(default=None, ge=2)
+
+    @field_validator("name")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        from .data import DATASETS  # imported late: data registers itself on import
+
+        DATASETS.get(name)
+        return name
+
+
+class ModelSpec(Spec):
+    """Which architecture (a registry name) with which keyword arguments."""
+
+    name: str = "cnn1d"
+    args: dict[str, Any] = Field(default_factory=dict)
+    channels_last: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        from .models import MODELS
+
+        MODELS.get(name)
+        return name
+
+
+DEVICE_NAMES = ("cpu", "cuda", "auto", "mps")
+
+
+class TrainSpec(Spec):
+    """One (re)training recipe: SGD with momentum, a written-out LR schedule, a seed."""
+
+    epochs: int = Field(default=30, ge=0)
+    lr_schedule: str = "0:0.1,15:0.01,25:0.001"
+    batch_size: int = Field(default=128, gt=0)
+    optimizer: Literal["sgd"] = "sgd"
+    momentum: float = Field(default=0.9, ge=0.0, lt=1.0)
+    nesterov: bool = False
+    weight_decay: float = Field(default=5e-4, ge=0.0)
+    seed: int = 0
+    device: str = "cpu"
+
+    @field_validator("lr_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> str:
+        return _schedule.normalize(value)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        base = value.split(":", 1)[0]
+        if base not in DEVICE_NAMES or (":" in value and base != "cuda"):
+            raise ValueError(f"device must be one of {', '.join(DEVICE_NAMES)} or cuda:N, got {value!r}")
+        return value
+
+    @property
+    def schedule(self) -> _schedule.Schedule:
+        return _schedule.parse(self.lr_schedule)
+
+    def lrs(self) -> list[float]:
+        return self.schedule.lrs(self.epochs)
+
+
+class TrainRunSpec(Spec):
+    """Everything ``prunebench train`` needs to produce one dense model."""
+
+    kind: Literal["train"] = "train"
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML / JSON I/O with one-line errors
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            parts.append(f"unknown key {loc!r}")
+        elif e["type"] == "missing":
+            parts.append(f"missing key {loc!r}")
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            parts.append(f"{loc}: {msg} (got {e.get('input')!r})")
+    return f"{source}: " + "; ".join(parts)
+
+
+def validate(cls: type[S], data: Any, source: str = "spec") -> S:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None
+    except ConfigError as err:  # raised inside a validator (e.g. an unknown registry name)
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: no such file")
+    try:
+        return yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}: not valid YAML{where}") from None
+
+
+def load_yaml(cls: type[S], path: str | Path) -> S:
+    return validate(cls, read_yaml(path), str(path))
+
+
+def dump_yaml(spec: Spec) -> str:
+    return yaml.safe_dump(spec.full_json(), sort_keys=False)
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(p)
