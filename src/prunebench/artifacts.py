@@ -1,0 +1,187 @@
+"""Model directories: the on-disk form of every model prunebench produces.
+
+```
+DIR/model.json          registry name, its arguments, input shape, classes (and channels_last)
+DIR/weights.safetensors the weights (and BN buffers) of the final model
+DIR/spec.json           the full spec that made it, every default written out
+DIR/history.jsonl       one JSON line per epoch
+DIR/result.json         run_id, epochs, test_acc, val_acc (fractions 0..1), diverged, ...
+DIR/plan.json           only for pruned models: the pruning plan (kept indices / mask reference)
+DIR/masks.safetensors   only for unstructured pruning: the masks the plan refers to
+```
+A directory is written into a temporary sibling and renamed into place, so a crash never leaves half a
+model directory. Nothing here is pickled.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import ArtifactError
+
+MODEL_FILES = ("model.json", "weights.safetensors", "spec.json", "history.jsonl", "result.json")
+
+
+@dataclass
+class ModelDir:
+    path: Path
+    info: dict[str, Any]
+    spec: dict[str, Any]
+    result: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
+
+
+def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict as contiguous CPU tensors (what safetensors stores)."""
+    return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+
+
+def save_weights(path: Path, model: torch.nn.Module) -> None:
+    save_file(state_tensors(model), str(path))
+
+
+def load_weights(path: str | Path, model: torch.nn.Module) -> None:
+    """Load safetensors weights into ``model``; shapes and names must match exactly."""
+    tensors = read_tensors(path)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    if missing or unexpected:
+        raise ArtifactError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for name, value in tensors.items():
+        if own[name].shape != value.shape:
+            raise ArtifactError(f"{path}: {name} has shape {tuple(value.shape)}, the model wants {tuple(own[name].shape)}")
+    model.load_state_dict(tensors, strict=True)
+
+
+def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    p = Path(path)
+    if not p.is_file():
+        raise ArtifactError(f"{p}: no such weights file")
+    try:
+        return load_file(str(p))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ArtifactError(f"{p}: not a readable safetensors file ({str(err).splitlines()[0]})") from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: missing (is {path.parent} a prunebench model directory?)") from None
+    except json.JSONDecodeError as err:
+        raise ArtifactError(f"{path}: corrupt JSON at line {err.lineno}") from None
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise ArtifactError(f"{path}: corrupt JSON on line {i}") from None
+    return rows
+
+
+def read_model_dir(path: str | Path) -> ModelDir:
+    p = Path(path)
+    if not p.is_dir():
+        raise ArtifactError(f"{p}: no such model directory")
+    plan_path = p / "plan.json"
+    return ModelDir(
+        path=p,
+        info=_read_json(p / "model.json"),
+        spec=_read_json(p / "spec.json"),
+        result=_read_json(p / "result.json"),
+        history=read_history(p / "history.jsonl"),
+        plan=_read_json(plan_path) if plan_path.is_file() else None,
+    )
+
+
+def write_model_dir(
+    out: str | Path,
+    model: torch.nn.Module,
+    *,
+    info: dict[str, Any],
+    spec: dict[str, Any],
+    history: list[dict[str, Any]],
+    result: dict[str, Any],
+    plan: dict[str, Any] | None = None,
+    tensors: dict[str, dict[str, torch.Tensor]] | None = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write a complete model directory atomically. ``tensors`` maps extra file names (e.g.
+    ``masks.safetensors``) to tensor dicts."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ArtifactError(f"{out}: already exists")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "model.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        (tmp / "spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+        (tmp / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        (tmp / "history.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in history))
+        if plan is not None:
+            (tmp / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n")
+        save_weights(tmp / "weights.safetensors", model)
+        for name, tdict in (tensors or {}).items():
+            save_file({k: v.detach().cpu().contiguous() for k, v in tdict.items()}, str(tmp / name))
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
+def model_info(model: torch.nn.Module, input_shape: tuple[int, ...], num_classes: int, **extra: Any) -> dict[str, Any]:
+    """``model.json`` content for a zoo model (which records its registry name and arguments)."""
+    return {
+        "name": getattr(model, "zoo_name"),
+        "args": dict(getattr(model, "zoo_args", {})),
+        "input_shape": list(input_shape),
+        "num_classes": int(num_classes),
+        **extra,
+    }
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ModelDir]:
+    """Rebuild the model of a model directory (the pruned architecture too, from its plan) and load
+    its weights."""
+    from .models import build_model
+
+    md = read_model_dir(path)
+    info = md.info
+    try:
+        model = build_model(info["name"], tuple(info["input_shape"]), int(info["num_classes"]), seed=0, **info.get("args", {}))
+    except KeyError as err:
+        raise ArtifactError(f"{md.path / 'model.json'}: missing field {err}") from None
+    if md.plan is not None:
+        from .pruning.plan import restructure
+
+        model = restructure(model, md.plan, md.path)
+    load_weights(md.path / "weights.safetensors", model)
+    return model.to(device), md

@@ -1,0 +1,180 @@
+"""The training loop. It is closed: it runs epochs of SGD with the spec's per-epoch LR and hands
+every other behaviour (evaluation, divergence detection, checkpoints, masks, JSV tracking, progress)
+to callbacks.
+
+Randomness: the order of epoch ``e`` comes from ``generator(seed, f"order/{e}")`` and its augmentation
+from ``generator(seed, f"augment/{e}")``, so a run resumed at epoch ``e`` replays exactly the stream an
+uninterrupted run would have used, with no generator state to save.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..config import TrainSpec
+from ..errors import ConfigError
+from ..rng import generator
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when it is there, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but no CUDA device is available (use cpu or auto)")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps' asked for, but MPS is not available (use cpu or auto)")
+    return torch.device(name)
+
+
+@dataclass
+class TrainState:
+    """What callbacks see and may change (``stop``, ``diverged``, ``message``)."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    spec: TrainSpec
+    data: Any  # prunebench.data.DataBundle, already on ``device``
+    device: torch.device
+    lrs: list[float]
+    epoch: int = 0  # epochs completed so far
+    history: list[dict[str, Any]] = field(default_factory=list)
+    initial: dict[str, Any] = field(default_factory=dict)  # measurements before the first epoch
+    augment: bool = True
+    stop: bool = False
+    diverged: bool = False
+    message: str | None = None
+
+
+@dataclass
+class TrainOutcome:
+    history: list[dict[str, Any]]
+    initial: dict[str, Any]
+    diverged: bool
+    message: str | None
+    epochs_run: int
+
+
+class Callback:
+    """Hooks of the loop; each is a no-op unless overridden."""
+
+    def on_train_start(self, state: TrainState) -> None: ...
+
+    def on_step_end(self, state: TrainState) -> None: ...
+
+    def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None: ...
+
+    def on_train_end(self, state: TrainState) -> None: ...
+
+
+def make_optimizer(model: torch.nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=spec.schedule.initial_lr,
+        momentum=spec.momentum,
+        nesterov=spec.nesterov and spec.momentum > 0,
+        weight_decay=spec.weight_decay,
+    )
+
+
+def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, Any]:
+    from ..data import TensorLoader, augmentation_for
+
+    spec, data, e = state.spec, state.data, state.epoch
+    lr = state.lrs[e]
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr
+    loader = TensorLoader(
+        data.train_x,
+        data.train_y,
+        spec.batch_size,
+        shuffle=True,
+        generator=generator(spec.seed, f"order/{e}"),
+        augment=augmentation_for(data.kind, state.augment),
+        aug_generator=generator(spec.seed, f"augment/{e}", data.train_x.device),
+    )
+    model = state.model
+    model.train()
+    loss_sum = torch.zeros((), device=state.device, dtype=torch.float64)
+    correct = torch.zeros((), device=state.device, dtype=torch.long)
+    seen = 0
+    start = time.perf_counter()
+    for xb, yb in loader:
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        state.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        state.optimizer.step()
+        for cb in callbacks:
+            cb.on_step_end(state)
+        loss_sum += loss.detach().double() * yb.numel()
+        correct += (logits.detach().argmax(1) == yb).sum()
+        seen += yb.numel()
+    return {
+        "epoch": e + 1,
+        "lr": lr,
+        "train_loss": float(loss_sum) / max(seen, 1),
+        "train_acc": int(correct) / max(seen, 1),
+        "time_s": time.perf_counter() - start,
+    }
+
+
+def train(
+    model: torch.nn.Module,
+    data: Any,
+    spec: TrainSpec,
+    *,
+    callbacks: Sequence[Callback] = (),
+    device: torch.device | str | None = None,
+    start_epoch: int = 0,
+    history: list[dict[str, Any]] | None = None,
+    optimizer_state: dict[str, Any] | None = None,
+    initial: dict[str, Any] | None = None,
+    augment: bool = True,
+) -> TrainOutcome:
+    """Train ``model`` in place for ``spec.epochs`` epochs (from ``start_epoch`` when resuming)."""
+    device = torch.device(device) if device is not None else resolve_device(spec.device)
+    optimizer = make_optimizer(model, spec)
+    if optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
+    state = TrainState(
+        model=model,
+        optimizer=optimizer,
+        spec=spec,
+        data=data,
+        device=device,
+        lrs=spec.lrs(),
+        epoch=start_epoch,
+        history=list(history or []),
+        initial=dict(initial or {}),
+        augment=augment,
+    )
+    for cb in callbacks:
+        cb.on_train_start(state)
+    while state.epoch < spec.epochs and not state.stop:
+        record = _run_epoch(state, callbacks)
+        state.epoch += 1
+        for cb in callbacks:
+            cb.on_epoch_end(state, record)
+        state.history.append(record)
+    for cb in callbacks:
+        cb.on_train_end(state)
+    return TrainOutcome(state.history, state.initial, state.diverged, state.message, state.epoch)
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    """Total correct / total examples, in eval mode (the model's mode is restored)."""
+    if len(y) == 0:
+        return float("nan")
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, len(y), batch_size):
+        correct += int((model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
+    model.train(was_training)
+    return correct / len(y)
