@@ -1,0 +1,55 @@
+"""``prunebench audit``: which comparison setup each comparison in a set of result rows meets."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..fairness import DEFAULT_TARGET, SETUP_NAMES, audit_rows, read_rows_csv, summary_line
+from ..fairness.columns import check_tolerance
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "audit",
+        help="which comparison setup (S1 ... S4.2, SX-A, SX-B) each comparison meets",
+        description="Compare every result row with a reference row and name the comparison setup "
+        "each pair meets (Wang et al. 2023) and the columns that differ.",
+    )
+    parser.add_argument("--rows", required=True, metavar="FILE.csv", help="rows CSV (header row, any subset of the columns)")
+    parser.add_argument("--reference", metavar="NAME", help="name of the reference row (default: the first row)")
+    # Values are parsed by the handler, so that a bad one is a PrunebenchError like every other input.
+    parser.add_argument("--tolerance", default="0.02", metavar="REL", help="relative tolerance for numbers (default 0.02)")
+    parser.add_argument("--target", default=DEFAULT_TARGET, metavar="SETUP",
+                        help=f"setup the summary checks against (default {DEFAULT_TARGET}; one of {', '.join(SETUP_NAMES)})")
+    parser.add_argument("--json", action="store_true", help="print the audit as JSON")
+    parser.set_defaults(func=run_audit)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    tolerance = check_tolerance(args.tolerance)
+    rows = read_rows_csv(args.rows)
+    result = audit_rows(rows, reference=args.reference, tolerance=tolerance, target=args.target)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_table(result)
+    return 0
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    summary = result["summary"]
+    table = Table(title=Text(f"comparison setups vs {summary['reference']!r} (tolerance {summary['tolerance']:g})"))
+    for header in ("row", "strictest", "holds", "unknown", "differs"):
+        table.add_column(header)
+    for pair in result["pairs"]:
+        cells = (pair["b"], pair["strictest"] or "none", " ".join(pair["holds"]) or "-",
+                 " ".join(pair["unknown"]) or "-", ", ".join(pair["differs"]) or "-")
+        table.add_row(*(Text(cell) for cell in cells))  # Text: row names are not rich markup
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(Text(summary_line(summary)))

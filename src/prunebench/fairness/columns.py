@@ -1,0 +1,155 @@
+"""The columns of a result row and how two values of each are compared.
+
+A row is a plain dict holding any subset of :data:`COLUMNS` (the same columns as the rows CSV).
+Each column has a *kind* that fixes how a cell is parsed and when two values count as equal:
+
+======== ===================================================== =========================================
+kind     columns                                               equal when
+======== ===================================================== =========================================
+label    name                                                  never compared (it names the row)
+text     dataset, model                                        identical strings
+id       base                                                  identical strings (e.g. a weights hash)
+count    retrain_epochs, prune_epochs, batch_size              identical integers
+real     macs, weight_decay, momentum, total_epochs,           within a relative tolerance
+         total_compute
+schedule retrain_lr, prune_lr                                  the parsed LR schedules match
+======== ===================================================== =========================================
+
+Counts are exact on purpose: 120 and 122 retraining epochs are different retraining budgets, and the
+paper's setups are about exactly such differences. Tolerance is for measured or derived quantities
+(MACs counted on slightly different graphs, compute sums, Scratch-B's rounded epoch totals).
+
+Missing cells (absent, ``None``, empty or blank string, NaN) become ``None``: never a guess.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import schedule as _schedule
+from ..errors import ConfigError, PrunebenchError
+
+#: Column name -> kind, in the order the rows CSV and every report list them.
+COLUMNS: dict[str, str] = {
+    "name": "label",
+    "dataset": "text",
+    "model": "text",
+    "macs": "real",
+    "base": "id",
+    "retrain_epochs": "count",
+    "retrain_lr": "schedule",
+    "batch_size": "count",
+    "weight_decay": "real",
+    "momentum": "real",
+    "prune_epochs": "count",
+    "prune_lr": "schedule",
+    "total_epochs": "real",
+    "total_compute": "real",
+}
+
+#: Columns the setups compare (everything but the row's name).
+COMPARED = tuple(c for c, kind in COLUMNS.items() if kind != "label")
+
+#: LRs written differently ("0.1" vs "1e-1") parse to the same float, but derived ones may carry noise.
+_LR_REL_TOL = 1e-9
+
+
+def is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, float) and math.isnan(value)
+
+
+def parse_cell(column: str, value: Any, where: str) -> Any:
+    """The typed value of one cell, or ``None`` when it is missing. ``where`` names the row in errors."""
+    if column not in COLUMNS:
+        raise ConfigError(f"{where}: unknown column {column!r}; valid: {', '.join(COLUMNS)}")
+    if is_missing(value):
+        return None
+    kind = COLUMNS[column]
+    if kind in ("label", "text", "id"):
+        return str(value).strip()
+    if kind == "schedule":
+        try:
+            _schedule.parse(value.strip() if isinstance(value, str) else value)
+        except PrunebenchError as err:
+            raise ConfigError(f"{where}, column {column!r}: {err}") from None
+        return value.strip() if isinstance(value, str) else value
+    number = _parse_number(column, value, where)
+    if kind == "count":
+        if not float(number).is_integer():
+            raise ConfigError(f"{where}, column {column!r}: expected a whole number, got {value!r}")
+        return int(number)
+    return float(number)
+
+
+def _parse_number(column: str, value: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}, column {column!r}: expected a number, got {value!r}")
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}, column {column!r}: bad number {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ConfigError(f"{where}, column {column!r}: expected a finite number >= 0, got {value!r}")
+    return number
+
+
+def parse_row(row: dict[str, Any], where: str, *, strict: bool = False) -> dict[str, Any]:
+    """Every known column of ``row`` typed (missing ones as ``None``). Unknown keys are an error when
+    ``strict`` and ignored otherwise (rows built in code may carry results such as accuracy)."""
+    unknown = [k for k in row if k not in COLUMNS]
+    if strict and unknown:
+        raise ConfigError(f"{where}: unknown column(s) {', '.join(map(repr, unknown))}; valid: {', '.join(COLUMNS)}")
+    return {c: parse_cell(c, row.get(c), where) for c in COLUMNS}
+
+
+def _schedule_key(value: Any) -> tuple[str, tuple[tuple[int, float], ...]]:
+    """A schedule reduced to what it does: repeated LRs merged, a flat cosine is a constant."""
+    sched = _schedule.parse(value)
+    if sched.kind == "cosine":
+        start, end = sched.points[0][1], sched.points[1][1]
+        if start != end:
+            return ("cosine", ((0, start), (-1, end)))
+        return ("step", ((0, start),))
+    points: list[tuple[int, float]] = []
+    for epoch, lr in sched.points:
+        if not points or not math.isclose(points[-1][1], lr, rel_tol=_LR_REL_TOL):
+            points.append((epoch, lr))
+    return ("step", tuple(points))
+
+
+def schedules_equal(a: Any, b: Any) -> bool:
+    """Normalised equality: ``0:0.1,30:0.01`` equals ``0:1e-1,30:1e-2``; a cosine equals a cosine with
+    the same ends; ``0:0.1,30:0.1`` equals ``0.1``."""
+    (kind_a, pts_a), (kind_b, pts_b) = _schedule_key(a), _schedule_key(b)
+    if kind_a != kind_b or len(pts_a) != len(pts_b):
+        return False
+    return all(
+        ea == eb and math.isclose(la, lb, rel_tol=_LR_REL_TOL) for (ea, la), (eb, lb) in zip(pts_a, pts_b)
+    )
+
+
+def values_equal(column: str, a: Any, b: Any, tolerance: float) -> bool:
+    """Equality of two present, typed values of ``column`` (see the table above)."""
+    kind = COLUMNS[column]
+    if kind == "schedule":
+        return schedules_equal(a, b)
+    if kind == "real":
+        # Symmetric: the difference is measured against the larger magnitude, so a~b iff b~a.
+        return math.isclose(a, b, rel_tol=tolerance, abs_tol=0.0)
+    return a == b
+
+
+def check_tolerance(tolerance: Any) -> float:
+    if isinstance(tolerance, bool):
+        raise ConfigError(f"tolerance must be a number in [0, 1), got {tolerance!r}")
+    try:
+        value = float(tolerance)
+    except (TypeError, ValueError):
+        raise ConfigError(f"tolerance must be a number in [0, 1), got {tolerance!r}") from None
+    if not (0.0 <= value < 1.0):
+        raise ConfigError(f"tolerance must be a number in [0, 1), got {tolerance!r}")
+    return value
