@@ -1,0 +1,162 @@
+"""The report's fairness section: the comparison-setup audit and recommendations read off the rows.
+
+Recommendations follow Wang et al. (2023): S3.2 or stricter, convergence before the first LR decay,
+scratch compared at the same final LR, every failure shown.
+"""
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Sequence
+
+from .. import schedule as lr_schedule
+from ..errors import PrunebenchError
+from .aggregate import Aggregate, ratio_key
+
+LADDER = ("S1", "S2", "S3.1", "S3.2", "S4.1", "S4.2")
+RECOMMENDED = "S3.2"
+
+
+def _rank(setup: str | None) -> int:
+    return LADDER.index(setup) if setup in LADDER else -1
+
+
+def falls_short(pair: dict) -> bool:
+    """Below S3.2, unless the pair is a scratch-style comparison (SX-A / SX-B) that holds."""
+    if _holds_sx(pair):
+        return False
+    return _rank(pair.get("strictest")) < _rank(RECOMMENDED)
+
+
+def _pair_name(pair: dict) -> str:
+    return f"{pair.get('a', '?')} vs {pair.get('b', '?')}"
+
+
+def _shortfall_reason(pair: dict) -> str:
+    parts = []
+    if pair.get("differs"):
+        parts.append("differs in " + ", ".join(map(str, pair["differs"])))
+    if pair.get("unknown"):
+        parts.append("unknown: " + ", ".join(map(str, pair["unknown"])))
+    return "; ".join(parts) or "no reason given by the audit"
+
+
+def _holds_sx(pair: dict) -> bool:
+    return any(str(h).startswith("SX") for h in pair.get("holds") or [])
+
+
+def study_level(audit: dict) -> str | None:
+    """The weakest setup over the pruning comparisons (a study is only as fair as its weakest one);
+    scratch-style pairs that hold SX-A / SX-B are judged by that instead and left out."""
+    summary = audit.get("summary") or {}
+    for key in ("level", "setup", "study_setup", "weakest"):
+        if summary.get(key):
+            return str(summary[key])
+    levels = [p.get("strictest") for p in audit.get("pairs") or [] if not _holds_sx(p)]
+    if not levels:
+        return None
+    return min(levels, key=_rank) or "below S1 (none holds)"
+
+
+def audit_lines(audit: dict | None) -> tuple[list[str], list[str]]:
+    """(facts, shortfalls) as plain sentences."""
+    if not audit:
+        return ["No comparison-setup audit was supplied (run `prunebench audit`)."], []
+    pairs = audit.get("pairs") or []
+    facts = [f"Study setup level (weakest comparison): {study_level(audit) or 'unknown'}; "
+             f"{len(pairs)} comparison(s) audited; recommended: {RECOMMENDED} or stricter."]
+    sx = [f"{_pair_name(p)} ({', '.join(str(h) for h in p['holds'] if str(h).startswith('SX'))})"
+          for p in pairs if _holds_sx(p)]
+    if sx:
+        facts.append("Scratch-style comparisons (equal total epochs SX-A / equal FLOPs SX-B): " + "; ".join(sx))
+    for key, value in (audit.get("summary") or {}).items():
+        facts.append(f"{key}: {_fmt_value(value)}")
+    shortfalls = [f"{_pair_name(p)}: strictest setup {p.get('strictest') or 'none'}; {_shortfall_reason(p)}"
+                  for p in pairs if falls_short(p)]
+    return facts, shortfalls
+
+
+def _fmt_value(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt_value(v) for v in value)
+    return str(value)
+
+
+def _convergence(agg: Aggregate) -> list[str]:
+    out = []
+    for (arm, ratio), g in sorted(agg.groups.items(), key=lambda kv: (agg.arms.index(kv[0][0]), kv[0][1])):
+        if g.converged_false:
+            out.append(f"arm {arm}'s first LR stage ended before convergence at ratio {ratio:g} "
+                       f"(converged_at_first_decay false in {g.converged_false} of {g.converged_known} runs): "
+                       "give it more epochs (extend the first LR stage, '+k epochs').")
+    return out
+
+
+def _schedules(rows: Sequence[dict], arm: str) -> tuple[tuple[str, str], ...]:
+    found = {(str(r.get("lr_schedule")), str(r.get("epochs"))) for r in rows
+             if r["arm"] == arm and (r.get("lr_schedule") is not None or r.get("epochs") is not None)}
+    return tuple(sorted(found))
+
+
+def _is_scratch(rows: Sequence[dict], arm: str) -> bool:
+    return any("scratch" in str(r.get("regime") or "") for r in rows if r["arm"] == arm)
+
+
+def _final_lrs(sched: tuple[tuple[str, str], ...]) -> set[float]:
+    out = set()
+    for text, _ in sched:
+        try:
+            out.add(lr_schedule.parse(text).final_lr)
+        except (PrunebenchError, ValueError):
+            continue
+    return out
+
+
+def _fmt_sched(sched: tuple[tuple[str, str], ...]) -> str:
+    return "; ".join(f"'{s}' for {e} epochs" for s, e in sched) or "unknown"
+
+
+def _schedule_recs(rows: Sequence[dict], arms: Sequence[str]) -> list[str]:
+    out = []
+    for a, b in combinations(arms, 2):
+        sa, sb = _schedules(rows, a), _schedules(rows, b)
+        if not sa or not sb or sa == sb:
+            continue
+        if _is_scratch(rows, a) or _is_scratch(rows, b):
+            fa, fb = _final_lrs(sa), _final_lrs(sb)
+            if fa and fb and fa != fb:
+                out.append(f"arms {a} and {b} compare pruning with scratch training at different final LRs "
+                           f"({', '.join(map(str, sorted(fa)))} vs {', '.join(map(str, sorted(fb)))}): "
+                           "compare them at the same final LR.")
+            continue
+        out.append(f"arms {a} and {b} differ in retraining schedule (lr_schedule/epochs: {_fmt_sched(sa)} vs "
+                   f"{_fmt_sched(sb)}): this is an S2 comparison; {RECOMMENDED} or stricter is recommended.")
+    return out
+
+
+def _seed_recs(agg: Aggregate) -> list[str]:
+    few = [f"{a} @ {r:g} (n={g.stat('test_acc').n})" for (a, r), g in agg.groups.items()
+           if g.stat("test_acc").n < 2]
+    if not few:
+        return []
+    return ["too few finished seeds for a significance test (needs n >= 2, 3+ preferred): " + ", ".join(few) + "."]
+
+
+def recommendations(rows: Sequence[dict], agg: Aggregate) -> list[str]:
+    recs = _convergence(agg) + _schedule_recs(rows, agg.arms) + _seed_recs(agg)
+    unfinished = sum(g.n_unfinished for g in agg.groups.values())
+    if unfinished:
+        recs.append(f"{unfinished} run(s) are still pending or running: this report is partial.")
+    return recs
+
+
+def problem_runs(rows: Sequence[dict]) -> list[str]:
+    """One line per failed or diverged run, with its error message."""
+    out = []
+    for r in rows:
+        if r.get("status") in ("failed", "diverged"):
+            err = r.get("error") or "no error message recorded"
+            out.append(f"{r['status']}: run {r['run_id']} (arm {r['arm']}, ratio {ratio_key(r['ratio']):g}, "
+                       f"seed {r.get('seed')}): {err}")
+    return out

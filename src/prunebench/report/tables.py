@@ -1,0 +1,291 @@
+"""One table model, four renderings (Markdown, HTML, LaTeX booktabs, CSV).
+
+Builders turn an :class:`~.aggregate.Aggregate` into a :class:`Table`; renderers only lay the model
+out, so the four formats cannot disagree on a number.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+from dataclasses import dataclass, field, replace
+
+from .aggregate import Aggregate, GroupStats, Stat, paper_numbers
+
+MARK = "†"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: a number with optional std and n (in display units), or plain text."""
+
+    mean: float | None = None
+    std: float | None = None
+    n: int | None = None
+    text: str | None = None
+    digits: int = 2
+    bold: bool = False
+    mark: bool = False  # significantly different from the reference arm
+    show_std: bool = True  # False for single published numbers, which carry no std
+    note: str = ""  # short plain-text suffix, e.g. "1 diverged"
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    cells: tuple[Cell, ...]
+    kind: str = "ours"  # "ours" | "paper" | "header"
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    title: str
+    corner: str
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+    footnotes: tuple[str, ...] = field(default=())
+
+
+# ---------------------------------------------------------------- cell text, parametrised per format
+@dataclass(frozen=True)
+class _Style:
+    pm: str
+    mark: str
+    bold_open: str
+    bold_close: str
+    escape: object  # callable str -> str
+    na: str
+
+
+def _identity(s: str) -> str:
+    return s
+
+
+def _latex_escape(s: str) -> str:
+    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+             "±": r"$\pm$", "†": r"$^\dagger$", "×": r"$\times$", "–": "--"}
+    return "".join(table.get(ch, ch) for ch in s)
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("|", r"\|")
+
+
+_PLAIN = _Style("±", MARK, "", "", _identity, "–")
+_MD = _Style("±", MARK, "**", "**", _md_escape, "–")
+_HTML = _Style("±", MARK, "<strong>", "</strong>", html.escape, "–")
+_TEX = _Style(r"$\pm$", r"$^\dagger$", r"\textbf{", "}", _latex_escape, "--")
+
+
+def cell_text(cell: Cell, style: _Style = _PLAIN) -> str:
+    esc = style.escape
+    if cell.mean is None:
+        body = esc(cell.text) if cell.text is not None else style.na
+        return body + (esc(f" ({cell.note})") if cell.note else "")
+    body = f"{cell.mean:.{cell.digits}f}"
+    if cell.show_std:
+        body += f" {style.pm} " + (f"{cell.std:.{cell.digits}f}" if cell.std is not None else esc("n/a"))
+    if cell.bold:
+        body = f"{style.bold_open}{body}{style.bold_close}"
+    if cell.mark:
+        body += style.mark
+    extras = [f"n={cell.n}"] if cell.n is not None else []
+    if cell.note:
+        extras.append(cell.note)
+    return body + (esc(f" ({', '.join(extras)})") if extras else "")
+
+
+# ---------------------------------------------------------------- renderers
+def to_markdown(table: Table) -> str:
+    head = [table.corner, *table.columns]
+    lines = ["| " + " | ".join(_md_escape(h) for h in head) + " |",
+             "|" + "|".join([":---"] + [":---:"] * len(table.columns)) + "|"]
+    for row in table.rows:
+        label = f"*{_md_escape(row.label)}*" if row.kind != "ours" else _md_escape(row.label)
+        lines.append("| " + " | ".join([label] + [cell_text(c, _MD) for c in row.cells]) + " |")
+    out = f"**{_md_escape(table.title)}**\n\n" + "\n".join(lines) + "\n"
+    if table.footnotes:
+        out += "\n" + "\n".join(f"{_md_escape(f)}  " for f in table.footnotes) + "\n"
+    return out
+
+
+def to_html(table: Table) -> str:
+    esc = html.escape
+    parts = ['<div class="scroll">', f'<table class="results" id="table-{esc(table.key)}">', f"<caption>{esc(table.title)}</caption>",
+             "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in (table.corner, *table.columns)) + "</tr></thead>",
+             "<tbody>"]
+    for row in table.rows:
+        cells = "".join(f"<td>{cell_text(c, _HTML)}</td>" for c in row.cells)
+        parts.append(f'<tr class="{esc(row.kind)}"><th scope="row">{esc(row.label)}</th>{cells}</tr>')
+    parts.append("</tbody></table></div>")
+    if table.footnotes:
+        parts.append('<p class="footnote">' + "<br>".join(esc(f) for f in table.footnotes) + "</p>")
+    return "\n".join(parts) + "\n"
+
+
+def to_latex(table: Table) -> str:
+    esc = _latex_escape
+    lines = [r"\begin{table}[ht]", r"\centering", rf"\caption{{{esc(table.title)}}}",
+             rf"\label{{tab:{table.key}}}", r"\small",
+             r"\begin{tabular}{l" + "c" * len(table.columns) + "}", r"\toprule",
+             " & ".join(esc(h) for h in (table.corner, *table.columns)) + r" \\", r"\midrule"]
+    for row in table.rows:
+        label = rf"\emph{{{esc(row.label)}}}" if row.kind != "ours" else esc(row.label)
+        lines.append(" & ".join([label] + [cell_text(c, _TEX) for c in row.cells]) + r" \\")
+        if row.kind == "header":
+            lines.append(r"\midrule")
+    lines.append(r"\bottomrule")
+    lines.append(r"\end{tabular}")
+    for note in table.footnotes:
+        lines.append(r"\par\footnotesize " + esc(note))
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+CSV_FIELDS = ("table", "row", "row_kind", "column", "text", "mean", "std", "n", "bold", "significant")
+
+
+def to_csv(tables: list[Table]) -> str:
+    """Long form: one line per cell, numbers in display units (percent for accuracies)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for table in tables:
+        for row in table.rows:
+            for col, cell in zip(table.columns, row.cells):
+                writer.writerow([table.key, row.label, row.kind, col, cell_text(cell),
+                                 _num(cell.mean), _num(cell.std), "" if cell.n is None else cell.n,
+                                 str(cell.bold).lower(), str(cell.mark).lower()])
+    return buf.getvalue()
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else repr(float(x))
+
+
+# ---------------------------------------------------------------- builders
+def ratio_label(ratio: float) -> str:
+    return f"ratio {ratio:g}"
+
+
+def _pct(stat: Stat) -> tuple[float | None, float | None]:
+    scale = lambda v: None if v is None else v * 100.0  # noqa: E731
+    return scale(stat.mean), scale(stat.std)
+
+
+def _acc_cell(g: GroupStats | None) -> Cell:
+    if g is None:
+        return Cell(text="–")
+    notes = [f"{k} {label}" for k, label in ((g.n_diverged, "diverged"), (g.n_failed, "failed"),
+                                              (g.n_unfinished, "unfinished")) if k]
+    stat = g.stat("test_acc")
+    if stat.n == 0:
+        return Cell(text="no finished run", note=", ".join(notes))
+    mean, std = _pct(stat)
+    return Cell(mean=mean, std=std, n=stat.n, mark=bool(g.welch and g.welch.significant), note=", ".join(notes))
+
+
+def _span(values: list[float], fmt: str) -> str:
+    if not values:
+        return "–"
+    lo, hi = min(values), max(values)
+    return fmt.format(lo) if abs(hi - lo) < 1e-9 else fmt.format(lo) + "–" + fmt.format(hi)
+
+
+def _header_row(agg: Aggregate) -> Row:
+    cells = []
+    for ratio in agg.ratios:
+        gs = [agg.get(a, ratio) for a in agg.arms]
+        sp = [g.stat("sparsity").mean * 100 for g in gs if g and g.stat("sparsity").mean is not None]
+        su = [g.stat("speedup").mean for g in gs if g and g.stat("speedup").mean is not None]
+        cells.append(Cell(text=f"{_span(sp, '{:.1f}')}% / {_span(su, '{:.2f}')}×"))
+    return Row("sparsity / speedup (MACs)", tuple(cells), kind="header")
+
+
+def _bold_best(rows: list[list[Cell]]) -> list[list[Cell]]:
+    ncol = len(rows[0]) if rows else 0
+    for j in range(ncol):
+        means = [r[j].mean for r in rows if r[j].mean is not None]
+        if not means:
+            continue
+        best = max(means)
+        for r in rows:
+            if r[j].mean is not None and r[j].mean == best:
+                r[j] = replace(r[j], bold=True)
+    return rows
+
+
+def _paper_rows(agg: Aggregate, paper: dict | None) -> list[tuple[int, Row]]:
+    """(index of our arm, row) for each arm with published numbers; an arm absent from our rows is
+    appended at the end (index = len(arms))."""
+    out = []
+    for arm in paper or {}:
+        vals = paper_numbers(paper, arm)
+        cells = tuple(Cell(mean=vals[r], show_std=False) if r in vals else Cell(text="–") for r in agg.ratios)
+        idx = agg.arms.index(arm) if arm in agg.arms else len(agg.arms)
+        out.append((idx, Row(f"paper: {arm}", cells, kind="paper")))
+    return out
+
+
+def accuracy_table(agg: Aggregate, paper: dict | None = None) -> Table:
+    """The paper-shaped table: rows = arms, columns = pruning ratios, final test accuracy in percent."""
+    ours = _bold_best([[_acc_cell(agg.get(arm, r)) for r in agg.ratios] for arm in agg.arms])
+    rows: list[Row] = [_header_row(agg)]
+    extra = _paper_rows(agg, paper)
+    for i, arm in enumerate(agg.arms):
+        label = f"{arm} (reference)" if arm == agg.reference else arm
+        rows.append(Row(label, tuple(ours[i])))
+        rows.extend(row for idx, row in extra if idx == i)
+    rows.extend(row for idx, row in extra if idx >= len(agg.arms))
+    notes = [
+        "Final-epoch test accuracy (%) of finished runs: mean ± sample std (ddof=1) over seeds, n = runs; "
+        "n/a = a single run has no std.",
+        f"{MARK} significantly different from the reference arm '{agg.reference}' at the same ratio "
+        "(Welch's t-test, p < 0.05). Bold: best mean in the column.",
+    ]
+    if extra:
+        notes.append("paper: published numbers (mean only), shown for calibration, not tested.")
+    return Table("accuracy", "Test accuracy (%) by arm and pruning ratio", "arm",
+                 tuple(ratio_label(r) for r in agg.ratios), tuple(rows), tuple(notes))
+
+
+def _stat_cell(stat: Stat, scale: float = 1.0, digits: int = 2) -> Cell:
+    if stat.mean is None:
+        return Cell(text="–")
+    std = None if stat.std is None else stat.std * scale
+    return Cell(mean=stat.mean * scale, std=std, n=None, digits=digits)
+
+
+def _count_cell(stat: Stat) -> Cell:
+    if stat.mean is None:
+        return Cell(text="–")
+    return Cell(mean=stat.mean, digits=0, show_std=False)
+
+
+DETAIL_COLUMNS = ("n done", "test acc (%)", "TA train (%)", "TA test (%)", "JSV start", "JSV end",
+                  "params", "MACs", "sparsity (%)", "speedup (×)", "epochs", "diverged", "failed",
+                  "vs reference")
+
+
+def _detail_row(agg: Aggregate, g: GroupStats) -> Row:
+    s = g.stat
+    welch = "reference" if g.welch is None else g.welch.describe()
+    cells = (
+        Cell(text=str(g.n_done)), _stat_cell(s("test_acc"), 100), _stat_cell(s("ta_train"), 100),
+        _stat_cell(s("ta_test"), 100), _stat_cell(s("jsv_mean_start"), digits=4),
+        _stat_cell(s("jsv_mean_end"), digits=4), _count_cell(s("params")), _count_cell(s("macs")),
+        _stat_cell(s("sparsity"), 100, 1), _stat_cell(s("speedup")), _count_cell(s("epochs")),
+        Cell(text=str(g.n_diverged)), Cell(text=str(g.n_failed)), Cell(text=welch),
+    )
+    return Row(f"{g.arm} @ {g.ratio:g}", cells)
+
+
+def detail_table(agg: Aggregate) -> Table:
+    """Every aggregated metric, one row per (arm, ratio)."""
+    rows = tuple(_detail_row(agg, g) for r in agg.ratios for a in agg.arms if (g := agg.get(a, r)))
+    notes = ("Means ± sample std over finished runs. TA: mean accuracy over the first LR stage (train and "
+             "test versions). JSV: mean Jacobian singular value at the start and end of retraining. "
+             "MACs are multiply-accumulates (not FLOPs).",)
+    return Table("details", "All metrics per arm and pruning ratio", "arm @ ratio", DETAIL_COLUMNS, rows, notes)
