@@ -139,6 +139,7 @@ def write_model_dir(
             (tmp / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n")
         save_weights(tmp / "weights.safetensors", model)
         for name, tdict in (tensors or {}).items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             save_file({k: v.detach().cpu().contiguous() for k, v in tdict.items()}, str(tmp / name))
         _replace_dir(tmp, out)
     except BaseException:
@@ -161,7 +162,7 @@ def model_info(model: torch.nn.Module, input_shape: tuple[int, ...], num_classes
     """``model.json`` content for a zoo model (which records its registry name and arguments)."""
     return {
         "name": getattr(model, "zoo_name"),
-        "args": dict(getattr(model, "zoo_args", {})),
+        "args": {k: v for k, v in getattr(model, "zoo_args", {}).items() if k not in ("input_shape", "num_classes")},
         "input_shape": list(input_shape),
         "num_classes": int(num_classes),
         **extra,

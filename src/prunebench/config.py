@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import schedule as _schedule
-from .errors import ConfigError
+from .errors import ConfigError, PrunebenchError
 
 S = TypeVar("S", bound="Spec")
 
@@ -161,8 +161,8 @@ def validate(cls: type[S], data: Any, source: str = "spec") -> S:
         return cls.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source)) from None
-    except ConfigError as err:  # raised inside a validator (e.g. an unknown registry name)
-        raise ConfigError(f"{source}: {err}") from None
+    except PrunebenchError as err:  # raised inside a validator (e.g. an unknown registry name)
+        raise type(err)(f"{source}: {err}") from None
 
 
 def read_yaml(path: str | Path) -> Any:

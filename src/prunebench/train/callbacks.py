@@ -133,3 +133,30 @@ class ProgressCallback(Callback):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class SnapshotCallback(Callback):
+    """Keep the weights after given epochs (0 = the initial weights) as safetensors files in
+    ``directory`` (``epoch-K.safetensors``): PxFy prunes there, weight rewinding resets to them."""
+
+    def __init__(self, directory: str | Path, epochs: set[int] | frozenset[int]) -> None:
+        self.directory = Path(directory)
+        self.epochs = frozenset(epochs)
+
+    def path(self, epoch: int) -> Path:
+        return self.directory / f"epoch-{epoch}.safetensors"
+
+    def _save(self, state: TrainState, epoch: int) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.path(epoch).with_suffix(".tmp")
+        tensors = {k: v.detach().cpu().contiguous() for k, v in state.model.state_dict().items()}
+        save_file(tensors, str(tmp))
+        os.replace(tmp, self.path(epoch))
+
+    def on_train_start(self, state: TrainState) -> None:
+        if 0 in self.epochs and state.epoch == 0:
+            self._save(state, 0)
+
+    def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
+        if state.epoch in self.epochs and not state.diverged:
+            self._save(state, state.epoch)

@@ -16,7 +16,16 @@ import torch
 from ..artifacts import model_info, write_model_dir
 from ..config import TrainRunSpec
 from ..rng import derive_seed
-from .callbacks import CheckpointCallback, DivergenceGuard, EvaluateCallback, ProgressCallback, load_checkpoint
+from safetensors.torch import load_file
+
+from .callbacks import (
+    CheckpointCallback,
+    DivergenceGuard,
+    EvaluateCallback,
+    ProgressCallback,
+    SnapshotCallback,
+    load_checkpoint,
+)
 from .loop import Callback, TrainOutcome, make_optimizer, resolve_device, train
 
 
@@ -92,17 +101,31 @@ def summarize(outcome: TrainOutcome, run_id: str, elapsed: float, **extra: Any) 
     }
 
 
-def train_dense(spec: TrainRunSpec, out: str | Path, *, progress: bool | None = None) -> dict[str, Any]:
-    """Train the dense model of ``spec`` and write it to ``out``; returns result.json's content."""
+def train_dense(
+    spec: TrainRunSpec,
+    out: str | Path,
+    *,
+    progress: bool | None = None,
+    snapshot_epochs: set[int] | frozenset[int] = frozenset(),
+) -> dict[str, Any]:
+    """Train the dense model of ``spec`` and write it to ``out``; returns result.json's content.
+    ``snapshot_epochs``: keep the weights after these epochs as ``out/snapshots/epoch-K.safetensors``."""
     out = Path(out)
     run_id = spec.spec_hash()
     data, model, device = prepare(spec)
     work = partial_dir(out)
+    snapshots = SnapshotCallback(work / "snapshots", snapshot_epochs)
     start = time.perf_counter()
-    outcome = run_training(model, data, spec, run_id=run_id, work=work, device=device, progress=progress)
+    outcome = run_training(
+        model, data, spec, run_id=run_id, work=work, device=device, progress=progress, extra_callbacks=[snapshots]
+    )
     params = sum(p.numel() for p in model.parameters())
     result = summarize(outcome, run_id, time.perf_counter() - start, params=params, device=str(device))
+    result["snapshot_epochs"] = sorted(e for e in snapshot_epochs if snapshots.path(e).is_file())
     info = model_info(model, data.input_shape, data.num_classes, channels_last=spec.model.channels_last)
-    write_model_dir(out, model, info=info, spec={"run_id": run_id, **spec.full_json()}, history=outcome.history, result=result)
+    tensors = {f"snapshots/epoch-{e}.safetensors": load_file(str(snapshots.path(e))) for e in result["snapshot_epochs"]}
+    write_model_dir(
+        out, model, info=info, spec={"run_id": run_id, **spec.full_json()}, history=outcome.history, result=result, tensors=tensors
+    )
     shutil.rmtree(work, ignore_errors=True)
     return result
