@@ -94,8 +94,9 @@ DEVICE_NAMES = ("cpu", "cuda", "auto", "mps")
 class TrainSpec(Spec):
     """One (re)training recipe: SGD with momentum, a written-out LR schedule, a seed."""
 
-    epochs: int = Field(default=30, ge=0)
-    lr_schedule: str = "0:0.1,15:0.01,25:0.001"
+    # The default recipe is the tuned one for cnn1d on MNIST-1D (models/cnn1d.py: ~98% test accuracy).
+    epochs: int = Field(default=40, ge=0)
+    lr_schedule: str = "0:0.1,20:0.01,30:0.001"
     batch_size: int = Field(default=128, gt=0)
     optimizer: Literal["sgd"] = "sgd"
     momentum: float = Field(default=0.9, ge=0.0, lt=1.0)
