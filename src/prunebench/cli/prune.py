@@ -1,0 +1,197 @@
+"""``prunebench inspect``, ``prunebench prune``, ``prunebench replay``: look at, prune and re-apply.
+
+Bad input (a ratio outside [0, 1), a pattern matching nothing, a stage list of the wrong length, an
+unknown criterion, a plan for another dense model) raises before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import ArtifactError, PruneError
+from .common import parse_shape, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="params, MACs and widths of a model (optionally pruned, or measured)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="zoo model name (see `prunebench models`)")
+    src.add_argument("--model-dir", help="a model directory (dense or pruned)")
+    p.add_argument("--classes", type=int, help="number of classes (default: the model's own)")
+    p.add_argument("--input-shape", help="per-example input shape, e.g. 3,32,32")
+    _prune_flags(p, required=False)
+    p.add_argument("--latency", action="store_true", help="also measure CPU latency")
+    p.add_argument("--batch-size", type=int, default=1, help="latency batch size (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="latency thread count (default 1)")
+    p.add_argument("--channels-last", action="store_true", help="latency in channels_last memory format")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_inspect)
+
+    q = sub.add_parser("prune", help="prune a dense model directory into a new model directory")
+    q.add_argument("--model-dir", required=True, help="the dense model directory")
+    _prune_flags(q, required=True)
+    q.add_argument("--reinit", default="keep", help="keep | fresh | orthp (default keep)")
+    q.add_argument("--out", required=True, help="output model directory")
+    q.add_argument("--json", action="store_true", help="print result.json")
+    q.set_defaults(func=_prune)
+
+    r = sub.add_parser("replay", help="apply a stored plan to its dense model directory")
+    r.add_argument("--plan", required=True, help="plan.json (masks.safetensors beside it is used for weight plans)")
+    r.add_argument("--model-dir", required=True, help="the dense model directory the plan was computed on")
+    r.add_argument("--out", required=True, help="output model directory")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=_replay)
+
+
+def _prune_flags(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--prune", required=required, metavar="SPEC",
+                   help='preset name, ratio 0.5, stage list "[0,0.6,0.3,0.1,0]", "[0-5:0.8, 6:0]" or "*layer1*.conv1:0.6,..."')
+    p.add_argument("--criterion", help="l1 (default), l2, random, taylor, bn-scale; magnitude/random for weights")
+    p.add_argument("--granularity", choices=("filter", "weight"))
+    p.add_argument("--scope", choices=("layer", "global"))
+    p.add_argument("--skip", help="layer indices or patterns to leave alone, comma-separated")
+    p.add_argument("--seed", type=int, default=0, help="seed of random criteria (default 0)")
+
+
+def _spec(args: argparse.Namespace):
+    from ..pruning import parse_prune_arg
+
+    return parse_prune_arg(args.prune, criterion=args.criterion, granularity=args.granularity,
+                           scope=args.scope, skip=args.skip)
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    keys = ("params", "macs", "dense_params", "dense_macs", "sparsity", "speedup", "effective_params", "effective_macs")
+    return {k: report[k] for k in keys if k in report}
+
+
+def _print_report(title: str, report: dict[str, Any]) -> None:
+    print(title)
+    print(f"  params {report['params']:,}   MACs {report['macs']:,}")
+    if "dense_params" in report:
+        print(f"  dense params {report['dense_params']:,}   dense MACs {report['dense_macs']:,}")
+        print(f"  sparsity {report['sparsity']:.4f}   speedup (MACs) {report['speedup']:.3f}x")
+    if "effective_params" in report:
+        print(f"  effective (nonzero) params {report['effective_params']:,}   MACs {report['effective_macs']:,}")
+    print("  widths (dense -> now):")
+    for name, (dense, now) in report["widths"].items():
+        print(f"    {name:<28} {dense:>6} -> {now:<6}" if dense != now else f"    {name:<28} {dense:>6}")
+    if "latency" in report:
+        lat = report["latency"]
+        print(f"  latency median {lat['median_ms']:.3f} ms (IQR {lat['iqr_ms']:.3f}, {lat['repeats']} runs) on {lat['device']},"
+              f" batch {lat['batch_size']}, {lat['threads']} thread(s), channels_last={lat['channels_last']}")
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from ..metrics import complexity as cx
+    from ..pruning import prune
+
+    if args.model_dir:
+        report, model, shape = _inspect_dir(Path(args.model_dir))
+        title = str(args.model_dir)
+    else:
+        from ..models import build_model
+
+        shape = parse_shape(args.input_shape) if args.input_shape else None
+        model = build_model(args.model, shape, args.classes, seed=0)
+        shape = tuple(model.zoo_args["input_shape"]) if shape is None else shape
+        if args.prune:
+            result = prune(model, _spec(args), seed=args.seed, input_shape=shape)
+            report, model = result.report, result.model
+        else:
+            comp = cx.count(model, shape)
+            report = {"params": comp.params, "macs": comp.macs, "widths": {c.name: [c.out_width, c.out_width] for c in comp.layers}}
+        title = args.model
+    if args.latency:
+        from ..metrics.latency import measure
+
+        report["latency"] = measure(model, shape, batch_size=args.batch_size, threads=args.threads, channels_last=args.channels_last)
+    if args.json:
+        print_json(report)
+    else:
+        _print_report(title, report)
+    return 0
+
+
+def _inspect_dir(path: Path):
+    from ..artifacts import load_model
+    from ..metrics import complexity as cx
+    from ..models import build_model
+    from ..pruning import make_report, masks_of
+
+    model, md = load_model(path)
+    shape = tuple(md.info["input_shape"])
+    if md.plan is None:
+        comp = cx.count(model, shape)
+        return {"params": comp.params, "macs": comp.macs, "widths": {c.name: [c.out_width] * 2 for c in comp.layers}}, model, shape
+    dense = build_model(md.info["name"], shape, int(md.info["num_classes"]), seed=0, **md.info.get("args", {}))
+    return make_report(model, shape, cx.count(dense, shape), masks_of(model)), model, shape
+
+
+def _load_dense(path: str):
+    from ..artifacts import load_model
+
+    model, md = load_model(path)
+    if md.plan is not None:
+        raise PruneError(f"{path}: is already a pruned model (it has plan.json); prune its dense model instead")
+    return model, md
+
+
+def _write(out: str, result, md, spec_json: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    from ..artifacts import write_model_dir
+
+    res = {"kind": "prune", **_summary(result.report), "dense_sha256": result.plan["dense_sha256"], **extra}
+    tensors = {"masks.safetensors": result.masks.to_tensors()} if result.masks is not None else None
+    write_model_dir(out, result.model, info=dict(md.info), spec=spec_json, history=[], result=res,
+                    plan=result.plan, tensors=tensors)
+    return res
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from ..pruning import prune
+    from ..pruning.reinit import REINITS, apply_reinit
+
+    REINITS.get(args.reinit)  # an unknown name fails before any work
+    spec = _spec(args)
+    dense, md = _load_dense(args.model_dir)
+    result = prune(dense, spec, seed=args.seed, input_shape=tuple(md.info["input_shape"]))
+    if args.reinit != "keep":
+        apply_reinit(args.reinit, result.model, seed=args.seed)
+        if result.masks is not None:  # a fresh init must not revive pruned weights
+            result.masks.apply_(result.model)
+    spec_json = {"kind": "prune", "dense_dir": str(args.model_dir), "dense_spec": md.spec,
+                 "prune": spec.full_json(), "seed": args.seed, "reinit": args.reinit}
+    res = _write(args.out, result, md, spec_json, {"reinit": args.reinit})
+    print_json(res) if args.json else print(
+        f"{args.out}  (sparsity {res['sparsity']:.4f}, speedup {res['speedup']:.3f}x, params {res['params']:,}, MACs {res['macs']:,})"
+    )
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from ..artifacts import read_tensors
+    from ..metrics import complexity as cx
+    from ..pruning import PruneResult, make_report, replay
+    from ..pruning.plan import MASKS_FILE, check_plan
+
+    plan_path = Path(args.plan)
+    try:
+        plan = check_plan(json.loads(plan_path.read_text()), str(plan_path))
+    except FileNotFoundError:
+        raise ArtifactError(f"{plan_path}: no such plan file") from None
+    except json.JSONDecodeError as err:
+        raise ArtifactError(f"{plan_path}: corrupt JSON at line {err.lineno}") from None
+    dense, md = _load_dense(args.model_dir)
+    masks_path = plan_path.parent / plan.get("masks", {}).get("file", MASKS_FILE)
+    masks = read_tensors(masks_path) if plan["granularity"] == "weight" and masks_path.is_file() else None
+    pruned = replay(plan, dense, masks=masks)
+    shape = tuple(plan["input_shape"])
+    from ..pruning import masks_of
+
+    result = PruneResult(pruned, plan, make_report(pruned, shape, cx.count(dense, shape), masks_of(pruned)), masks_of(pruned))
+    spec_json = {"kind": "replay", "dense_dir": str(args.model_dir), "plan": str(plan_path), "dense_spec": md.spec}
+    res = _write(args.out, result, md, spec_json, {"replayed_from": str(plan_path)})
+    print_json(res) if args.json else print(f"{args.out}  (replayed {plan_path}, sparsity {res['sparsity']:.4f})")
+    return 0

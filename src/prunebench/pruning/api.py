@@ -1,0 +1,197 @@
+"""``prune(model, spec)``: criterion -> ratio allocation -> plan -> apply -> checks -> report.
+
+The dense model is never modified; the result holds a new module. Checks (on by default, cheap):
+the physically pruned model computes what the dense model with the same filters zeroed computes
+(eval mode, one random batch), something was removed, and params/MACs are recounted from the
+resulting model.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import PruneError
+from ..metrics import complexity as cx
+from . import ratios as _ratios
+from .criteria import criterion_from_spec
+from .layers import Layer, discover, family_of, input_shape_of, probe_shape
+from .masks import MaskSet, global_masks, layer_masks
+from .plan import FORMAT, MASKS_FILE, VERSION, dense_hash, removed_filters
+from .presets import PRESETS
+from .scoring import lowest, score_layers
+from .spec import PruneSpec, parse_prune_arg
+from .structured import check_disjoint, check_equivalent, group_templates, masked_state, remove_filters
+
+
+@dataclass
+class PruneResult:
+    model: nn.Module  # the pruned model (a new module)
+    plan: dict[str, Any]  # plain JSON data; see pruning.plan
+    report: dict[str, Any]  # params, macs, dense_params, dense_macs, sparsity, speedup, widths, ...
+    masks: MaskSet | None = field(default=None)  # weight granularity only (also attached to model)
+
+
+def as_spec(spec: Any) -> PruneSpec:
+    """A PruneSpec from a PruneSpec, a preset name / ratio string, a float, a list or a dict."""
+    if isinstance(spec, PruneSpec):
+        return spec
+    if isinstance(spec, str):
+        return parse_prune_arg(spec)
+    if isinstance(spec, dict):
+        from ..config import validate
+
+        return validate(PruneSpec, spec, "prune spec")
+    return PruneSpec(ratio=spec)
+
+
+_DENSE_COUNTS: dict[tuple, cx.Complexity] = {}
+
+
+def _count_dense(model: nn.Module, shape: tuple[int, ...]) -> cx.Complexity:
+    """Dense counts depend only on the architecture and input shape: cached (warm prunes are cheap)."""
+    from .structured import architecture_key
+
+    key = architecture_key(model, shape)
+    if key not in _DENSE_COUNTS:
+        _DENSE_COUNTS[key] = cx.count(model, shape)
+    return _DENSE_COUNTS[key]
+
+
+def _check_preset(spec: PruneSpec, model: nn.Module) -> None:
+    if spec.preset is not None and spec.preset in PRESETS:
+        models = PRESETS.get(spec.preset).models
+        if model.zoo_name not in models:
+            raise PruneError(f"preset {spec.preset!r} is written for {', '.join(models)}, not {model.zoo_name}")
+
+
+def _plan_head(model: nn.Module, spec: PruneSpec, crit_cfg: dict, seed: int, shape: tuple[int, ...]) -> dict[str, Any]:
+    return {
+        "format": FORMAT, "version": VERSION, "granularity": spec.granularity,
+        "model": {"name": model.zoo_name, "args": dict(getattr(model, "zoo_args", {})), "family": family_of(model)},
+        "input_shape": list(shape), "dense_sha256": dense_hash(model), "spec": spec.full_json(),
+        "criterion": crit_cfg, "seed": int(seed),
+    }
+
+
+def prune(
+    model: nn.Module, spec: Any, *, data: Any = None, seed: int = 0, check: bool = True,
+    input_shape: tuple[int, ...] | None = None,
+) -> PruneResult:
+    """Prune a zoo model by ``spec`` (PruneSpec, preset name, ratio string, float, ...).
+
+    ``data``: (inputs, targets) batches for data-driven criteria (taylor). ``seed``: for random
+    criteria. ``input_shape``: per example, for counting MACs (default: the model's own)."""
+    spec = as_spec(spec)
+    _check_preset(spec, model)
+    shape = tuple(input_shape) if input_shape is not None else input_shape_of(model)
+    dense_comp = _count_dense(model, shape)
+    layers = discover(model, dense_comp, spec.granularity)
+    layer_ratios = _ratios.resolve(spec, layers, family_of(model))
+    criterion = criterion_from_spec(spec)
+    plan = _plan_head(model, spec, criterion.config(), seed, shape)
+    targets = [l for l in layers if _ratios.n_removed(layer_ratios[l.name], _size(model, l, spec.granularity)) > 0]
+    if not targets:
+        raise PruneError(f"pruning spec {spec.ratio!r} removes nothing from {model.zoo_name} (every ratio rounds to 0 filters)")
+    if spec.granularity == "filter":
+        pshape = probe_shape(model, shape)
+        templates = group_templates(model, [l.name for l in targets], pshape)
+        scores = score_layers(model, [l.name for l in targets], criterion, granularity="filter", seed=seed,
+                              data=data, templates=templates)
+        plan["layers"] = [_filter_entry(l, layer_ratios[l.name], scores[l.name]) for l in targets]
+        pruned = apply_filter_plan(model, plan, check=check, templates=templates)
+        masks = None
+    else:
+        scores = score_layers(model, [l.name for l in targets], criterion, granularity="weight", seed=seed, data=data)
+        masks = _masks_from_scores(model, spec, targets, layer_ratios, scores)
+        counts = masks.counts()
+        plan["layers"] = [_weight_entry(model, l, layer_ratios[l.name], counts) for l in targets]
+        plan["masks"] = {"file": MASKS_FILE, "sha256": masks.sha256()}
+        pruned = masks.attach(masks.apply_(copy.deepcopy(model)))
+        if check:
+            _check_masked(pruned, masks)
+    report = make_report(pruned, shape, dense_comp, masks)
+    plan["widths"] = [[name, *w] for name, w in report["widths"].items()]
+    if check and report["params"] >= report["dense_params"] and masks is None:
+        raise PruneError("check failed: the pruned model has as many parameters as the dense one")
+    return PruneResult(pruned, plan, report, masks)
+
+
+def _size(model: nn.Module, layer: Layer, granularity: str) -> int:
+    return layer.width if granularity == "filter" else model.get_submodule(layer.name).weight.numel()
+
+
+def _filter_entry(layer: Layer, ratio: float, scores: torch.Tensor) -> dict[str, Any]:
+    k = _ratios.n_removed(ratio, layer.width)
+    gone = set(lowest(scores, k))
+    return {
+        "name": layer.name, "index": layer.index, "ratio": ratio, "width": layer.width, "removed": k,
+        "kept": [i for i in range(layer.width) if i not in gone],
+    }
+
+
+def _weight_entry(model: nn.Module, layer: Layer, ratio: float, counts: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    size = model.get_submodule(layer.name).weight.numel()
+    kept = counts.get(layer.name, (size, size))[0]
+    return {"name": layer.name, "index": layer.index, "ratio": ratio, "size": size, "removed": size - kept}
+
+
+def _masks_from_scores(model, spec: PruneSpec, targets: list[Layer], layer_ratios, scores) -> MaskSet:
+    if spec.scope == "global":
+        total = sum(model.get_submodule(l.name).weight.numel() for l in targets)
+        return MaskSet(global_masks(scores, _ratios.n_removed(spec.form().uniform, total)))
+    removed = {l.name: _ratios.n_removed(layer_ratios[l.name], scores[l.name].numel()) for l in targets}
+    return MaskSet(layer_masks(scores, removed))
+
+
+def compute_masks(dense: nn.Module, plan: dict[str, Any]) -> MaskSet:
+    """Recompute a weight plan's masks from its recorded spec and seed (deterministic)."""
+    spec = PruneSpec.model_validate(plan["spec"])
+    result = prune(dense, spec, seed=plan.get("seed", 0), check=False, input_shape=tuple(plan["input_shape"]))
+    return result.masks
+
+
+def apply_filter_plan(dense: nn.Module, plan: dict[str, Any], *, check: bool = True, templates=None) -> nn.Module:
+    """Remove a filter plan's filters from a copy of ``dense``; with ``check``, verify it against the
+    zero-masked dense model."""
+    removed = removed_filters(plan)
+    shape = probe_shape(dense, tuple(plan["input_shape"]))
+    templates = templates or group_templates(dense, list(removed), shape)
+    check_disjoint(templates)
+    pruned = copy.deepcopy(dense)
+    remove_filters(pruned, templates, removed)
+    if check:
+        gen = torch.Generator().manual_seed(int(plan.get("seed", 0)))
+        device = next(dense.parameters()).device
+        x = torch.randn((1, *shape), generator=gen).to(device)  # eval mode: one example suffices
+        check_equivalent(dense, pruned, masked_state(dense, templates, removed), x, "check failed")
+    return pruned
+
+
+def _check_masked(model: nn.Module, masks: MaskSet) -> None:
+    for name, mask in masks.masks.items():
+        w = model.get_submodule(name).weight.detach().cpu()
+        if int(torch.count_nonzero(w.masked_fill(mask, 0))) > 0:
+            raise PruneError(f"check failed: masked weights of {name} are not zero")
+
+
+def make_report(model: nn.Module, shape: tuple[int, ...], dense: cx.Complexity, masks: MaskSet | None) -> dict[str, Any]:
+    """Params/MACs recounted from ``model`` (never taken from the plan), against the dense counts."""
+    comp = cx.count(model, shape)
+    pruned_by_name = comp.by_name()
+    widths = {c.name: [c.out_width, pruned_by_name[c.name].out_width] for c in dense.layers}
+    report: dict[str, Any] = {
+        "params": comp.params, "macs": comp.macs, "dense_params": dense.params, "dense_macs": dense.macs,
+        "widths": widths, "input_shape": list(shape),
+    }
+    if masks is not None:
+        nonzero = {n: (int((model.get_submodule(n).weight != 0).sum()), m.numel()) for n, m in masks.masks.items()}
+        eff_params, eff_macs = cx.effective(comp, nonzero)
+        report.update(effective_params=eff_params, effective_macs=eff_macs)
+        report.update(sparsity=cx.sparsity(eff_params, dense.params), speedup=cx.speedup(dense.macs, eff_macs))
+    else:
+        report.update(sparsity=cx.sparsity(comp.params, dense.params), speedup=cx.speedup(dense.macs, comp.macs))
+    return report

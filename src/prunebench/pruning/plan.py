@@ -1,0 +1,110 @@
+"""Pruning plans: plain JSON data (per layer kept filter indices, or a reference to masks), tied to
+the dense weights they were computed on by a hash, and replayable on a freshly built dense model.
+
+```
+{"format": "prunebench-plan", "version": 1, "granularity": "filter" | "weight",
+ "model": {"name", "args", "family"}, "input_shape": [...], "dense_sha256": "<16 hex>",
+ "spec": {PruneSpec, full}, "criterion": {"name", "args", "score"}, "seed": 0,
+ "layers": [{"name", "index", "ratio", "width", "removed", "kept": [...]}  (filter)
+            {"name", "index", "ratio", "size", "removed"}                  (weight)],
+ "widths": [[name, dense width, pruned width], ...]    (forward order, every Conv/Linear layer)
+ "masks": {"file": "masks.safetensors", "sha256": "<16 hex>"}                 (weight only)}
+```
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import PruneError
+
+FORMAT, VERSION = "prunebench-plan", 1
+MASKS_FILE = "masks.safetensors"
+
+
+def dense_hash(model: nn.Module, length: int = 16) -> str:
+    """sha256 (shortened) of the state dict: names in sorted order, each with dtype, shape and the
+    raw bytes of the tensor."""
+    h = hashlib.sha256()
+    state = model.state_dict()
+    for name in sorted(state):
+        t = state[name].detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:length]
+
+
+def check_plan(plan: Any, where: str = "plan") -> dict[str, Any]:
+    if not isinstance(plan, dict) or plan.get("format") != FORMAT:
+        raise PruneError(f"{where}: not a prunebench plan (no \"format\": \"{FORMAT}\")")
+    if plan.get("version") != VERSION:
+        raise PruneError(f"{where}: plan version {plan.get('version')!r} is not supported (want {VERSION})")
+    for key in ("granularity", "layers", "dense_sha256", "input_shape", "spec"):
+        if key not in plan:
+            raise PruneError(f"{where}: plan has no {key!r}")
+    if plan["granularity"] not in ("filter", "weight"):
+        raise PruneError(f"{where}: unknown granularity {plan['granularity']!r}")
+    return plan
+
+
+def removed_filters(plan: dict[str, Any]) -> dict[str, list[int]]:
+    """Per layer, the filter indices a filter plan removes (the complement of its kept list)."""
+    out = {}
+    for layer in plan["layers"]:
+        kept = set(layer["kept"])
+        if not kept or min(kept) < 0 or max(kept) >= layer["width"]:
+            raise PruneError(f"plan: kept indices of {layer['name']} do not fit its width {layer['width']}")
+        out[layer["name"]] = [i for i in range(layer["width"]) if i not in kept]
+    return out
+
+
+def _check_hash(plan: dict[str, Any], dense: nn.Module) -> None:
+    have = dense_hash(dense)
+    if have != plan["dense_sha256"]:
+        raise PruneError(f"plan was computed on dense weights {plan['dense_sha256']}, this model has {have}")
+
+
+def replay(plan: dict[str, Any], dense: nn.Module, *, masks: Any = None, check: bool = True) -> nn.Module:
+    """Apply a stored plan to the dense model it was computed on: a new pruned module whose weights
+    are bit-identical to the original prune's. The dense model is left untouched.
+
+    For a weight plan, ``masks`` (a MaskSet) may be given; otherwise they are recomputed from the
+    recorded spec, criterion and seed and must match the recorded masks hash."""
+    from .api import apply_filter_plan, compute_masks
+    from .masks import MaskSet
+
+    check_plan(plan)
+    _check_hash(plan, dense)
+    if plan["granularity"] == "filter":
+        return apply_filter_plan(dense, plan, check=check)
+    if masks is None:
+        masks = compute_masks(dense, plan)
+    elif not isinstance(masks, MaskSet):
+        masks = MaskSet.from_tensors(masks)
+    want = plan.get("masks", {}).get("sha256")
+    if want is not None and masks.sha256() != want:
+        raise PruneError(f"plan: masks hash {masks.sha256()} differs from the recorded {want}")
+    pruned = copy.deepcopy(dense)
+    return masks.attach(masks.apply_(pruned))
+
+
+def restructure(dense: nn.Module, plan: dict[str, Any], model_dir: str | Path) -> nn.Module:
+    """The pruned architecture for a model directory (called by ``artifacts.load_model``): filters
+    removed at the plan's indices, or the directory's masks attached. No hash check: the directory's
+    own weights are loaded into the result afterwards."""
+    from .api import apply_filter_plan
+    from .masks import MaskSet
+
+    check_plan(plan, f"{model_dir}/plan.json")
+    if plan["granularity"] == "filter":
+        return apply_filter_plan(dense, plan, check=False)
+    from ..artifacts import read_tensors
+
+    masks = MaskSet.from_tensors(read_tensors(Path(model_dir) / plan.get("masks", {}).get("file", MASKS_FILE)))
+    pruned = copy.deepcopy(dense)
+    return masks.attach(pruned)
