@@ -1,0 +1,17 @@
+"""The single-run pipeline: base model -> prune -> reinit -> retrain under a regime."""
+from .regimes import REGIMES, resolve, scratch_b_epochs, snapshot_epochs
+from .run import base_dir_for, run_pipeline, train_base
+from .spec import BaseSpec, PipelineSpec, RegimeSpec
+
+__all__ = [
+    "REGIMES",
+    "BaseSpec",
+    "PipelineSpec",
+    "RegimeSpec",
+    "base_dir_for",
+    "resolve",
+    "run_pipeline",
+    "scratch_b_epochs",
+    "snapshot_epochs",
+    "train_base",
+]

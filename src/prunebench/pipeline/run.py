@@ -1,0 +1,181 @@
+"""One pipeline run: base model -> prune -> reinit -> retrain under a regime -> model directory.
+
+The retraining recipe a regime resolves to is stored in full (``spec.json`` holds the user's spec and
+the resolved recipe), and ``result.json`` carries the trainability measurements and the fields the
+fairness audit compares.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..artifacts import load_model, load_weights, read_model_dir, write_model_dir
+from ..config import TrainRunSpec, TrainSpec
+from ..errors import ArtifactError, ConfigError
+from ..metrics.trainability import convergence_at_first_decay, trainability_accuracy
+from ..rng import derive_seed
+from ..train.loop import resolve_device
+from ..train.run import partial_dir, place_model, run_training, summarize, train_dense
+from .callbacks import JSVCallback, MaskCallback, jsv_inputs
+from .regimes import RegimeContext, Resolved, resolve, snapshot_epochs
+from .spec import PipelineSpec
+
+
+def base_dir_for(spec: PipelineSpec, root: Path) -> Path:
+    """Where the base model of ``spec`` lives: its model directory, or ``root/base-RUNID``."""
+    if spec.base.model_dir is not None:
+        return Path(spec.base.model_dir)
+    run = spec.base_run()
+    assert run is not None
+    return root / f"base-{run.spec_hash()}"
+
+
+def train_base(spec: TrainRunSpec, out: Path, snapshots: set[int], progress: bool | None = None) -> dict[str, Any]:
+    """Train a shared base model (with the snapshots PxFy / weight-rewind arms need)."""
+    return train_dense(spec, out, progress=progress, snapshot_epochs=frozenset(snapshots))
+
+
+def _base_identity(spec: PipelineSpec, base: Path) -> str:
+    run = spec.base_run()
+    if run is not None:
+        return run.spec_hash()
+    digest = hashlib.sha256((base / "weights.safetensors").read_bytes()).hexdigest()
+    return digest[:12]
+
+
+def _base_recipe(base_spec: dict[str, Any]) -> TrainSpec | None:
+    train = base_spec.get("train")
+    return TrainSpec.model_validate(train) if isinstance(train, dict) else None
+
+
+def _snapshot_model(base: Path, dense: torch.nn.Module, epoch: int) -> torch.nn.Module:
+    path = base / "snapshots" / f"epoch-{epoch}.safetensors"
+    if not path.is_file():
+        raise ArtifactError(f"{base}: base model has no snapshot at epoch {epoch} (needed by PxFy / weight rewinding)")
+    import copy
+
+    model = copy.deepcopy(dense)
+    load_weights(path, model)
+    return model
+
+
+def _prune_stage(spec: PipelineSpec, base: Path, dense: torch.nn.Module, data: Any) -> tuple[Any, torch.nn.Module]:
+    """Score and prune; for weight rewinding, the kept weights are then taken from the snapshot."""
+    from ..pruning import apply_filter_plan, prune
+
+    snaps = snapshot_epochs(spec.regime)
+    scoring = dense
+    if spec.regime.name == "pxfy" and snaps:
+        scoring = _snapshot_model(base, dense, next(iter(snaps)))
+    batches = (data.train_x[:512].cpu(), data.train_y[:512].cpu())
+    result = prune(scoring.cpu(), spec.prune, data=batches, seed=derive_seed(spec.seed, "criterion"))
+    pruned = result.model
+    if spec.regime.name == "weight-rewind" and snaps:
+        # The scores came from the final weights; the kept weights are reset to their epoch-k values.
+        rewound = _snapshot_model(base, dense, next(iter(snaps)))
+        if result.masks is None:
+            pruned = apply_filter_plan(rewound, result.plan, check=True)
+        else:
+            pruned = result.masks.attach(result.masks.apply_(rewound))
+    return result, pruned
+
+
+def _reinit(spec: PipelineSpec, resolved: Resolved, model: torch.nn.Module) -> str:
+    from ..pruning.reinit import apply_reinit
+
+    name = spec.reinit
+    if resolved.start == "fresh":
+        if name == "orthp":
+            raise ConfigError("scratch regimes start from a fresh init; reinit 'orthp' does not apply (use keep or fresh)")
+        name = "fresh"
+    apply_reinit(name, model, seed=derive_seed(spec.seed, "reinit"))
+    return name
+
+
+def fairness_fields(spec: PipelineSpec, resolved: Resolved, base_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    """The columns the comparison-setup audit compares (see prunebench.fairness)."""
+    retrain = resolved.retrain
+    fresh = resolved.start == "fresh"
+    base_recipe = spec.base.train
+    pre = resolved.pretrain_epochs
+    return {
+        "dataset": spec.data.name,
+        "model": spec.model.name,
+        "macs": report["macs"],
+        "base": "fresh-init" if fresh else base_id,
+        "retrain_epochs": retrain.epochs,
+        "retrain_lr": retrain.lr_schedule,
+        "batch_size": retrain.batch_size,
+        "weight_decay": retrain.weight_decay,
+        "momentum": retrain.momentum,
+        "prune_epochs": pre,
+        "prune_lr": base_recipe.lr_schedule if (base_recipe is not None and pre) else None,
+        "total_epochs": pre + retrain.epochs,
+        "total_compute": pre * report["dense_macs"] + retrain.epochs * report["macs"],
+    }
+
+
+def _trainability(history: list[dict[str, Any]], retrain: TrainSpec) -> dict[str, Any]:
+    n = retrain.schedule.first_stage_epochs(retrain.epochs)
+    out: dict[str, Any] = {"ta_first_stage_epochs": n}
+    train_accs = [h["train_acc"] for h in history]
+    test_accs = [h["test_acc"] for h in history]
+    complete = len(history) >= n > 0
+    out["ta_train"] = trainability_accuracy(train_accs, n) if complete else None
+    out["ta_test"] = trainability_accuracy(test_accs, n) if complete else None
+    decays = retrain.schedule.decay_epochs(retrain.epochs)
+    if complete and decays and n >= 2:  # a slope needs two epochs
+        conv = convergence_at_first_decay(test_accs, n)
+        conv_train = convergence_at_first_decay(train_accs, n)
+        out["converged_at_first_decay"] = not conv["rising"]
+        out["first_stage_slope_test"] = conv["slope"]
+        out["first_stage_slope_train"] = conv_train["slope"]
+    else:
+        out["converged_at_first_decay"] = None
+    return out
+
+
+def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, progress: bool | None = None) -> dict[str, Any]:
+    """Run one pipeline whose base model is already in ``base_dir``; write the model directory."""
+    out, base = Path(out), Path(base_dir)
+    run_id = spec.spec_hash()
+    device = resolve_device(spec.base.train.device if spec.base.train else "cpu")
+    from ..data import load_data
+
+    data = load_data(spec.data)
+    dense, base_md = load_model(base)
+    prune_result, model = _prune_stage(spec, base, dense, data)
+    report = dict(prune_result.report)
+    ctx = RegimeContext(_base_recipe(base_md.spec), report["dense_macs"], report["macs"], spec.seed)
+    resolved = resolve(spec.regime, ctx)
+    reinit = _reinit(spec, resolved, model)
+    data = data.to(device)
+    model = place_model(model, device, spec.model.channels_last)
+    masks = getattr(prune_result, "masks", None)
+    extra = [JSVCallback(jsv_inputs(data, spec.jsv_samples, spec.data.split_seed))]
+    if masks is not None:
+        extra.append(MaskCallback(masks))
+    run = TrainRunSpec(data=spec.data, model=spec.model, train=resolved.retrain)
+    start = time.perf_counter()
+    outcome = run_training(model, data, run, run_id=run_id, work=partial_dir(out), device=device,
+                           extra_callbacks=extra, progress=progress, description=f"retrain {run_id}")
+    result = summarize(outcome, run_id, time.perf_counter() - start, device=str(device))
+    result.update({k: report[k] for k in ("params", "macs", "dense_params", "dense_macs", "sparsity", "speedup")})
+    result.update(_trainability(outcome.history, resolved.retrain))
+    result["jsv_mean_start"] = outcome.initial.get("jsv_mean")
+    result["jsv_mean_end"] = outcome.history[-1].get("jsv_mean") if outcome.history else None
+    result["initial"] = outcome.initial
+    result["reinit"] = reinit
+    result["fairness"] = fairness_fields(spec, resolved, _base_identity(spec, base), report)
+    stored = {"run_id": run_id, **spec.full_json(), "resolved": {"start": resolved.start, "snapshot_epoch": resolved.snapshot_epoch,
+              "retrain": resolved.retrain.full_json(), "pretrain_epochs": resolved.pretrain_epochs}}
+    tensors = {"masks.safetensors": masks.to_tensors()} if masks is not None else None
+    write_model_dir(out, model, info=dict(base_md.info), spec=stored, history=outcome.history, result=result,
+                    plan=prune_result.plan, tensors=tensors)
+    shutil.rmtree(partial_dir(out), ignore_errors=True)
+    return result
