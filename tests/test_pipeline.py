@@ -210,3 +210,16 @@ def test_jsv_cli_matches_a_brute_force_reference(tmp_path, capsys):
     assert got["max"] == pytest.approx(float(s.max()), abs=1e-5)
     assert got["min"] == pytest.approx(float(s.min()), abs=1e-5)
     assert set(got) >= {"mean", "std", "min", "max", "cond"}
+
+
+def test_squeezed_pxfy_prunes_earlier_by_the_speedup(tmp_path):
+    r = resolve(RegimeSpec(name="pxfy", prune_epoch=4, squeeze=True), ctx(dense=100, pruned=40))
+    assert (r.snapshot_epoch, r.pretrain_epochs, r.retrain.epochs) == (2, 2, 2)  # round(4 * 0.4); y = 6 - 4
+    assert r.retrain.lr_schedule == "0:1e-2,1:1e-3"  # the un-squeezed arm's retraining
+    assert snapshot_epochs(RegimeSpec(name="pxfy", prune_epoch=4, squeeze=True)) == {0, 1, 2, 3, 4}
+    spec = pipeline_spec(regime={"name": "pxfy", "prune_epoch": 4, "squeeze": True})
+    result = run(spec, tmp_path)
+    f = result["fairness"]
+    expected = round(4 * result["macs"] / result["dense_macs"])
+    assert f["prune_epochs"] == expected and f["retrain_epochs"] == 2
+    assert f["total_compute"] == expected * result["dense_macs"] + 2 * result["macs"]

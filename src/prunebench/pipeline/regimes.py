@@ -10,6 +10,11 @@ complete, written-out retraining recipe (design rule 1: no hidden defaults).
 | scratch-b     | fresh init, pruned architecture   | paper: ``K1*F1/F2 + K2`` epochs; liu: ``int(K1*F1/F2)``      |
 | pxfy          | pruned dense weights at epoch x   | remainder of the base schedule (S4.2), or derived from ``lr`` |
 
+PxFy with ``squeeze`` (SX-B style): the pruning epoch becomes ``round(x * F2/F1)`` (x divided by the
+speedup), so the dense phase costs what x epochs of the pruned model would; the retraining is the
+un-squeezed arm's (``K1 - x`` epochs of the base schedule's tail from x), so the total compute equals
+that of training the pruned model for K1 epochs.
+
 K1 = base (pretraining) epochs, K2 = the retraining epochs of the pipeline a scratch arm is compared
 with (``epochs``), F1/F2 = dense/pruned MACs counted from the models. ``extend`` adds ``k`` epochs to
 the first LR stage of the result ("+k epochs").
@@ -167,7 +172,13 @@ def _pxfy(regime: RegimeSpec, ctx: RegimeContext) -> Resolved:
         raise ConfigError(f"regime 'pxfy' needs prune_epoch in 0..{base.epochs - 1}, got {x}")
     y = regime.epochs if regime.epochs is not None else base.epochs - x
     schedule = _explicit_schedule(regime, ctx, y) or str(base.schedule.tail(x))
-    return Resolved("snapshot", x, _recipe(regime, ctx, y, schedule), x)
+    start = squeezed_epoch(x, ctx.dense_macs, ctx.pruned_macs) if regime.squeeze else x
+    return Resolved("snapshot", start, _recipe(regime, ctx, y, schedule), start)
+
+
+def squeezed_epoch(x: int, dense_macs: float, pruned_macs: float) -> int:
+    """The pruning epoch divided by the MACs speedup, to the nearest epoch."""
+    return int(math.floor(x * pruned_macs / dense_macs + 0.5))
 
 
 def resolve(regime: RegimeSpec, ctx: RegimeContext) -> Resolved:
@@ -177,7 +188,8 @@ def resolve(regime: RegimeSpec, ctx: RegimeContext) -> Resolved:
 def snapshot_epochs(regime: RegimeSpec) -> set[int]:
     """Base-run epochs whose weights this regime needs kept."""
     if regime.name == "pxfy" and regime.prune_epoch is not None:
-        return {regime.prune_epoch}
+        # squeezed: the epoch depends on the speedup, known only after pruning; keep them all
+        return set(range(regime.prune_epoch + 1)) if regime.squeeze else {regime.prune_epoch}
     if regime.name == "weight-rewind" and regime.rewind_epoch is not None:
         return {regime.rewind_epoch}
     return set()

@@ -64,14 +64,16 @@ def _snapshot_model(base: Path, dense: torch.nn.Module, epoch: int) -> torch.nn.
     return model
 
 
-def _prune_stage(spec: PipelineSpec, base: Path, dense: torch.nn.Module, data: Any) -> tuple[Any, torch.nn.Module]:
-    """Score and prune; for weight rewinding, the kept weights are then taken from the snapshot."""
+def _prune_stage(spec: PipelineSpec, base: Path, dense: torch.nn.Module, data: Any,
+                 at_epoch: int | None = None) -> tuple[Any, torch.nn.Module]:
+    """Score and prune (at base epoch ``at_epoch`` for PxFy); for weight rewinding, the kept weights
+    are then taken from the snapshot."""
     from ..pruning import apply_filter_plan, prune
 
     snaps = snapshot_epochs(spec.regime)
     scoring = dense
-    if spec.regime.name == "pxfy" and snaps:
-        scoring = _snapshot_model(base, dense, next(iter(snaps)))
+    if spec.regime.name == "pxfy":
+        scoring = _snapshot_model(base, dense, spec.regime.prune_epoch if at_epoch is None else at_epoch)
     batches = (data.train_x[:512].cpu(), data.train_y[:512].cpu())
     result = prune(scoring.cpu(), spec.prune, data=batches, seed=derive_seed(spec.seed, "criterion"))
     pruned = result.model
@@ -153,6 +155,9 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     report = dict(prune_result.report)
     ctx = RegimeContext(_base_recipe(base_md.spec), report["dense_macs"], report["macs"], spec.seed)
     resolved = resolve(spec.regime, ctx)
+    if spec.regime.name == "pxfy" and resolved.snapshot_epoch != spec.regime.prune_epoch:  # squeezed
+        prune_result, model = _prune_stage(spec, base, dense, data, at_epoch=resolved.snapshot_epoch)
+        report = dict(prune_result.report)
     reinit = _reinit(spec, resolved, model)
     data = data.to(device)
     model = place_model(model, device, spec.model.channels_last)

@@ -38,6 +38,7 @@ class RegimeSpec(Spec):
     extend: int = Field(default=0, ge=0)
     rewind_epoch: int | None = Field(default=None, ge=0)
     prune_epoch: int | None = Field(default=None, ge=0)
+    squeeze: bool = False
     scratch_b: Literal["paper", "liu"] = "paper"
     batch_size: int | None = Field(default=None, gt=0)
     momentum: float | None = Field(default=None, ge=0, lt=1)
