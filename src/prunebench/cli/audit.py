@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ..fairness import DEFAULT_TARGET, SETUP_NAMES, audit_rows, read_rows_csv, summary_line
+from ..errors import ConfigError
 from ..fairness.columns import check_tolerance
 
 
@@ -16,7 +17,8 @@ def register(subparsers: Any) -> None:
         description="Compare every result row with a reference row and name the comparison setup "
         "each pair meets (Wang et al. 2023) and the columns that differ.",
     )
-    parser.add_argument("--rows", required=True, metavar="FILE.csv", help="rows CSV (header row, any subset of the columns)")
+    parser.add_argument("study_dir", nargs="?", metavar="DIR", help="a study directory (each arm vs the reference arm)")
+    parser.add_argument("--rows", metavar="FILE.csv", help="rows CSV (header row, any subset of the columns)")
     parser.add_argument("--reference", metavar="NAME", help="name of the reference row (default: the first row)")
     # Values are parsed by the handler, so that a bad one is a PrunebenchError like every other input.
     parser.add_argument("--tolerance", default="0.02", metavar="REL", help="relative tolerance for numbers (default 0.02)")
@@ -28,8 +30,20 @@ def register(subparsers: Any) -> None:
 
 def run_audit(args: argparse.Namespace) -> int:
     tolerance = check_tolerance(args.tolerance)
-    rows = read_rows_csv(args.rows)
-    result = audit_rows(rows, reference=args.reference, tolerance=tolerance, target=args.target)
+    if (args.study_dir is None) == (args.rows is None):
+        raise ConfigError("audit needs a study directory DIR or --rows FILE.csv (exactly one)")
+    if args.study_dir is not None:
+        from ..study.rows import audit_study
+        from ..study.store import db_path
+
+        if args.reference:
+            raise ConfigError("--reference is for --rows; a study's reference arm is set in its study file")
+        if not db_path(args.study_dir).is_file():
+            raise ConfigError(f"{args.study_dir}: not a study directory (no study.sqlite)")
+        result = audit_study(args.study_dir, tolerance=tolerance, target=args.target)
+    else:
+        rows = read_rows_csv(args.rows)
+        result = audit_rows(rows, reference=args.reference, tolerance=tolerance, target=args.target)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

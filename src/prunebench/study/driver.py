@@ -1,0 +1,264 @@
+"""The study driver: validate, sync the store, recover what a dead driver left, schedule, record.
+
+Only this process writes the database. Bases are dispatched before the runs that need them; a run
+waits for its base, different bases run side by side. A killed driver loses at most the epochs in
+progress: at start-up, runs left ``running`` are re-queued (they resume from their epoch checkpoints),
+and a run whose model directory is complete is recorded from its result.json instead of run again.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import time
+import heapq
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from ..errors import ConfigError
+from .executors import make_executor
+from .grid import Expansion, expand
+from .job import FINISHED, job_dir
+from .progress import StudyProgress
+from .provenance import run_provenance
+from .spec import load_study
+from .store import Store, db_path
+from .worker import finished_outcome
+
+
+def check_target(out: Path, name: str) -> None:
+    """Refuse a directory that holds another study (read-only check, before anything is written)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a directory")
+    if db_path(out).is_file():
+        store = Store.open(out)
+        try:
+            found = store.get_meta("name")
+        finally:
+            store.close()
+        if found not in (None, name):
+            raise ConfigError(f"{out}: holds study {found!r}, not {name!r} (choose another --out)")
+
+
+@contextlib.contextmanager
+def driver_lock(out: Path) -> Iterator[None]:
+    """One driver per study directory: a second one gets a clear error instead of double work."""
+    with open(out / ".driver.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"{out}: another prunebench run is driving this study") from None
+        yield
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def prepare(study_file: str | Path, out: str | Path | None) -> tuple[Expansion, Path]:
+    """Everything that can be wrong with the input is found here; nothing is written."""
+    study = load_study(study_file)
+    expansion = expand(study, study_file)
+    target = Path(out) if out else Path("runs") / study.name
+    check_target(target, study.name)
+    return expansion, target
+
+
+def write_meta(store: Store, expansion: Expansion, study_file: Path) -> None:
+    study = expansion.study
+    store.set_meta("name", study.name)
+    store.set_meta("description", study.description)
+    store.set_meta("reference", study.reference)
+    store.set_meta("paper", study.paper)
+    store.set_meta("study", study.model_dump(mode="json"))
+    store.set_meta("study_file", str(Path(study_file).resolve()))
+    store.set_meta("base_dir", str(expansion.base_dir) if expansion.base_dir else None)
+    store.set_meta("driver", run_provenance())
+    if store.get_meta("created_at") is None:
+        store.set_meta("created_at", time.time())
+
+
+def recover(store: Store, out: Path) -> list[str]:
+    """Repair what a killed driver left: complete model directories are recorded, runs left
+    ``running`` go back to pending. Returns the ids recovered from model directories."""
+    recovered = []
+    for row in store.rows():
+        if row["status"] in FINISHED:
+            continue
+        snaps = row["snapshots"] if row["kind"] == "base" else ()
+        outcome = finished_outcome(job_dir(out, row["kind"], row["run_id"]), row["run_id"], snaps)
+        if outcome is not None:
+            store.requeue([row["run_id"]], reason="driver died")
+            outcome.update(recovered=True, provenance={"recovered_from_model_dir": True})
+            store.finish(row["run_id"], outcome)
+            recovered.append(row["run_id"])
+        elif row["status"] == "running":
+            store.requeue([row["run_id"]], reason="driver died")
+    return recovered
+
+
+def run_study(
+    study_file: str | Path,
+    out: str | Path | None = None,
+    *,
+    workers: int | None = None,
+    threads: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+    progress: bool | None = None,
+    quiet: bool = False,
+) -> int:
+    """Run (or resume) a study. Returns 0 when every run is done, 1 when some failed or diverged.
+
+    ``progress``: True a rich progress bar, False one plain line per finished run, None (default) the
+    bar on a terminal and lines otherwise; ``quiet`` prints nothing."""
+    expansion, target = prepare(study_file, out)
+    ex = make_executor(executor, workers=workers or 1, threads=threads, address=address)
+    target.mkdir(parents=True, exist_ok=True)
+    interrupted = True
+    try:
+        with driver_lock(target), sigterm_as_interrupt():
+            store = Store.create(target)
+            try:
+                write_meta(store, expansion, Path(study_file))
+                (target / "study.yaml").write_text(yaml.safe_dump(expansion.study.model_dump(mode="json"), sort_keys=False))
+                store.sync_jobs(expansion.jobs)
+                recover(store, target)
+                Scheduler(store, ex, target, expansion.base_dir, progress, quiet).run()
+                interrupted = False
+                counts = store.counts()
+            finally:
+                store.close()
+    finally:
+        ex.shutdown(kill=interrupted)
+    return 1 if counts["failed"] or counts["diverged"] or counts["pending"] else 0
+
+
+class Scheduler:
+    """Dispatch pending runs to an executor, respecting base dependencies, recording outcomes."""
+
+    def __init__(self, store: Store, executor: Any, out: Path, base_dir: Path | None, progress: bool | None,
+                 quiet: bool = False) -> None:
+        self.store, self.executor, self.out, self.base_dir = store, executor, out, base_dir
+        self.progress_enabled, self.quiet = progress, quiet
+        self.in_flight: dict[Future, tuple[dict[str, Any], int]] = {}
+        self.waiting: dict[str, list[dict[str, Any]]] = {}
+        self.ready: list[tuple[tuple, dict[str, Any]]] = []  # a heap: see _push
+
+    def run(self) -> None:
+        rows = self.store.rows()
+        finished = sum(r["status"] in FINISHED for r in rows)
+        failed = sum(r["status"] == "diverged" for r in rows)
+        self.progress = StudyProgress(len(rows), finished, failed, enabled=self.progress_enabled, quiet=self.quiet)
+        try:
+            self._queue(rows)
+            self._loop()
+        except BaseException:
+            # Every run still marked running goes back to pending: the ones in flight, and one whose
+            # outcome was being recorded when the interrupt came (its transaction rolled back).
+            self.store.requeue([r["run_id"] for r in self.store.rows() if r["status"] == "running"])
+            raise
+        finally:
+            self.progress.close()
+
+    def _queue(self, rows: list[dict[str, Any]]) -> None:
+        status = {r["run_id"]: r["status"] for r in rows if r["kind"] == "base"}
+        for row in rows:  # bases come first in store order
+            if row["status"] in FINISHED:
+                continue
+            base = row["base_id"]
+            if base is None or status.get(base) == "done":
+                self._push(row)
+            elif status.get(base) == "diverged":
+                self._finish(row, {"status": "failed", "error": f"base model {base} diverged"}, None)
+            else:
+                self.waiting.setdefault(base, []).append(row)
+
+    def _loop(self) -> None:
+        while self.ready or self.in_flight:
+            while self.ready and len(self.in_flight) < self.executor.slots:
+                self._dispatch(heapq.heappop(self.ready)[1])
+            if not self.in_flight:
+                continue
+            done, _ = wait(list(self.in_flight), timeout=1.0, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                row, attempt = self.in_flight.pop(fut)
+                outcome, pool_broke = _outcome_of(fut, row)
+                broken = broken or pool_broke
+                self._finish(row, outcome, attempt)
+            if broken:
+                self.executor.restart()
+
+    def _push(self, row: dict[str, Any]) -> None:
+        """Bases first (runs wait for them), then the longest runs first, so that no worker is
+        left alone with a long run at the end; ties in study-file order."""
+        key = (row["kind"] != "base", -estimated_epochs(row["spec"]), row["position"], row["run_id"])
+        heapq.heappush(self.ready, (key, row))
+
+    def _payload(self, row: dict[str, Any]) -> dict[str, Any]:
+        if row["base_id"] is not None:
+            base_dir = str(job_dir(self.out, "base", row["base_id"]).resolve())
+        else:
+            base_dir = str(self.base_dir) if self.base_dir else None
+        return {
+            "run_id": row["run_id"], "kind": row["kind"], "spec": row["spec"], "device": row["device"],
+            "out": str(job_dir(self.out, row["kind"], row["run_id"]).resolve()), "base_dir": base_dir,
+            "snapshots": row["snapshots"] if row["kind"] == "base" else [],
+        }
+
+    def _dispatch(self, row: dict[str, Any]) -> None:
+        attempt = self.store.start(row["run_id"], os.getpid())
+        try:
+            fut = self.executor.submit(self._payload(row))
+        except BaseException:
+            self.store.requeue([row["run_id"]])
+            raise
+        self.in_flight[fut] = (row, attempt)
+
+    def _finish(self, row: dict[str, Any], outcome: dict[str, Any], attempt: int | None) -> None:
+        self.store.finish(row["run_id"], outcome, attempt)
+        self.progress.finished_run(row, outcome)
+        if row["kind"] != "base":
+            return
+        for dep in self.waiting.pop(row["run_id"], []):
+            if outcome["status"] == "done":
+                self._push(dep)
+            else:
+                self._finish(dep, {"status": "failed", "error": f"base model {row['run_id']} {outcome['status']}"}, None)
+
+
+def estimated_epochs(spec: dict[str, Any]) -> int:
+    """A rough cost of a run for ordering only: its training epochs (scratch: pretraining + retraining)."""
+    if "train" in spec:  # a base run
+        return int(spec["train"].get("epochs") or 0)
+    regime = spec.get("regime") or {}
+    base = ((spec.get("base") or {}).get("train") or {}).get("epochs") or 0
+    epochs = regime.get("epochs") or 0
+    if str(regime.get("name", "")).startswith("scratch"):
+        return int(base) + int(epochs)
+    return int(epochs or base)
+
+
+def _outcome_of(fut: Future, row: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The worker's outcome, or a failure when the worker could not report one."""
+    try:
+        return fut.result(), False
+    except BrokenProcessPool:
+        return {"status": "failed", "error": "worker process died (killed, or out of memory?)"}, True
+    except Exception as err:  # e.g. a Ray task error: the run failed, the study goes on
+        first = str(err).splitlines()[0] if str(err) else ""
+        return {"status": "failed", "error": f"{type(err).__name__}: {first}"}, False

@@ -1,0 +1,163 @@
+"""Grid expansion: a study file becomes one pipeline run per arm x ratio x seed, plus one base
+(pretraining) run per distinct base recipe and seed, shared by every arm that needs it.
+
+Every run spec is validated here, so a bad study file fails before anything is written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import validate
+from ..errors import ConfigError, PrunebenchError
+from .job import Job
+from .spec import RETRAIN_KEYS, ArmSpec, StudySpec, resolve_base_dir
+
+PLACEHOLDER = "{ratio}"
+
+
+@dataclass(frozen=True)
+class Expansion:
+    study: StudySpec
+    jobs: list[Job]  # bases first, then runs in study-file order
+    base_dir: Path | None  # the external base model directory, if the study names one
+
+    @property
+    def runs(self) -> list[Job]:
+        return [j for j in self.jobs if j.kind == "run"]
+
+    @property
+    def bases(self) -> list[Job]:
+        return [j for j in self.jobs if j.kind == "base"]
+
+
+def fill_ratio(value: Any, ratio: float) -> Any:
+    """Put ``ratio`` into a prune template: ``"{ratio}"`` anywhere in a string, or an unquoted
+    ``{ratio}`` in a YAML list (which YAML reads as the mapping ``{"ratio": None}``)."""
+    if isinstance(value, str):
+        return ratio if value.strip() == PLACEHOLDER else value.replace(PLACEHOLDER, repr(ratio))
+    if isinstance(value, dict):
+        if value == {"ratio": None}:
+            return ratio
+        return {k: fill_ratio(v, ratio) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_ratio(v, ratio) for v in value]
+    return value
+
+
+def prune_fields(arm: ArmSpec, ratio: float) -> dict[str, Any]:
+    """The PruneSpec fields of ``arm`` at ``ratio`` (omitted prune = uniform ``ratio``)."""
+    explicit_criterion = "criterion" in arm.model_fields_set
+    prune = arm.prune
+    if prune is None:
+        return {"ratio": ratio, "criterion": arm.criterion}
+    if isinstance(prune, str) and PLACEHOLDER not in prune:
+        from ..pruning.presets import PRESETS
+
+        if prune.strip() in PRESETS:
+            fields = PRESETS.get(prune.strip()).spec.model_dump(mode="json", exclude_defaults=True)
+            fields["preset"] = prune.strip()
+            if explicit_criterion:
+                fields["criterion"] = arm.criterion
+            return fields
+    if isinstance(prune, dict):
+        fields = fill_ratio(prune, ratio)
+        fields.setdefault("criterion", arm.criterion)
+        return fields
+    return {"ratio": fill_ratio(prune, ratio), "criterion": arm.criterion}
+
+
+def regime_fields(study: StudySpec, arm: ArmSpec) -> dict[str, Any]:
+    """RegimeSpec fields: the arm's regime and its parameters, then the study's default recipe
+    overridden key by key by the arm's."""
+    fields = arm.regime_choice().model_dump(exclude_none=True)
+    for recipe in (study.retrain, arm.retrain):
+        if recipe is None:
+            continue
+        given = {k: v for k, v in recipe.model_dump(exclude_none=True).items() if k in RETRAIN_KEYS}
+        # An arm names its schedule one way: an explicit lr_schedule replaces a derived one and back.
+        if "lr_schedule" in given:
+            fields.pop("lr", None)
+            fields.pop("final_lr", None)
+        if "lr" in given:
+            fields.pop("lr_schedule", None)
+        fields.update(given)
+    return fields
+
+
+def base_fields(study: StudySpec) -> dict[str, Any]:
+    if isinstance(study.base, str):
+        return {"model_dir": study.base}
+    train = study.base.model_dump(mode="json")
+    train.pop("seed", None)
+    if study.device is not None:
+        train["device"] = study.device
+    return {"train": train}
+
+
+def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "data": study.data.model_dump(mode="json"),
+        "model": study.model.model_dump(mode="json"),
+        "base": base_fields(study),
+        "prune": prune_fields(arm, ratio),
+        "reinit": arm.reinit,
+        "regime": regime_fields(study, arm),
+        "seed": seed,
+    }
+    if study.jsv_samples is not None:
+        data["jsv_samples"] = study.jsv_samples
+    return data
+
+
+def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: str, position: int) -> tuple[Job, Any]:
+    from ..pipeline import PipelineSpec, snapshot_epochs
+
+    where = f"{source}: arm {arm.name!r} (ratio {ratio:g}, seed {seed})"
+    try:
+        spec = validate(PipelineSpec, pipeline_dict(study, arm, ratio, seed), where)
+    except ConfigError:
+        raise
+    except PrunebenchError as err:  # a PruneError from inside the prune spec, say
+        msg = str(err).splitlines()[0]
+        raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+    base_run = spec.base_run()
+    meta = {"regime": spec.regime.name, "criterion": spec.prune.criterion, "reinit": spec.reinit}
+    job = Job(
+        run_id=spec.spec_hash(), kind="run", spec=spec.full_json(), seed=seed, arm=arm.name, ratio=ratio,
+        base_id=base_run.spec_hash() if base_run is not None else None,
+        base_path=study.base if isinstance(study.base, str) else None,
+        snapshots=tuple(sorted(snapshot_epochs(spec.regime))),
+        device=spec.base.train.device if spec.base.train is not None else "cpu",
+        position=position, meta=meta,
+    )
+    return job, base_run
+
+
+def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
+    """Every run of the study, validated; raises a one-line ConfigError on the first problem."""
+    source = str(study_file or "study")
+    base_dir = resolve_base_dir(study, Path(study_file) if study_file else None)
+    runs: list[Job] = []
+    bases: dict[str, tuple[Any, set[int], str]] = {}
+    seen: dict[str, str] = {}
+    for arm in study.arms:
+        for ratio in arm.ratios or study.ratios:
+            for seed in study.seeds:
+                job, base_run = _run_job(study, arm, ratio, seed, source, len(runs))
+                label = f"arm {arm.name!r} ratio {ratio:g} seed {seed}"
+                if job.run_id in seen:
+                    raise ConfigError(f"{source}: {label} is the same run as {seen[job.run_id]} "
+                                      f"(identical specs; does the prune spec use {PLACEHOLDER}?)")
+                seen[job.run_id] = label
+                runs.append(job)
+                if base_run is not None:
+                    _, snaps, device = bases.setdefault(job.base_id, (base_run, set(), job.device))
+                    snaps.update(job.snapshots)
+    base_jobs = [
+        Job(run_id=bid, kind="base", spec=run.full_json(), seed=run.train.seed, snapshots=tuple(sorted(snaps)),
+            device=device, position=i)
+        for i, (bid, (run, snaps, device)) in enumerate(bases.items())
+    ]
+    return Expansion(study, base_jobs + runs, base_dir)

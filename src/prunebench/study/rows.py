@@ -1,0 +1,153 @@
+"""Reading a study directory: run rows for the report and the CSV, fairness rows and the study's
+comparison-setup audit, and a status summary. Everything here only reads the database."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .job import FINISHED
+from .store import Store
+
+#: Result fields copied into a run row (report.writer.RUN_FIELDS names the CSV's columns).
+RESULT_FIELDS = (
+    "test_acc", "val_acc", "ta_train", "ta_test", "jsv_mean_start", "jsv_mean_end", "converged_at_first_decay",
+    "params", "macs", "dense_params", "dense_macs", "sparsity", "speedup", "epochs",
+)
+
+
+def _with_store(study_dir: str | Path, fn: Any) -> Any:
+    store = Store.open(study_dir)
+    try:
+        return fn(store)
+    finally:
+        store.close()
+
+
+def run_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One stored pipeline run as a flat report row (missing results are None)."""
+    result = row.get("result") or {}
+    meta = row.get("meta") or {}
+    regime = (row.get("spec") or {}).get("regime") or {}
+    fair = result.get("fairness") or {}
+    out: dict[str, Any] = {k: row[k] for k in ("run_id", "arm", "ratio", "seed", "status", "error")}
+    out.update({k: result.get(k) for k in RESULT_FIELDS})
+    out["lr_schedule"] = fair.get("retrain_lr") or regime.get("lr_schedule")
+    out["regime"] = meta.get("regime") or regime.get("name")
+    out["reinit"] = result.get("reinit") or meta.get("reinit")
+    out["criterion"] = meta.get("criterion")
+    out["history"] = list(row.get("history") or [])
+    return out
+
+
+def study_rows(study_dir: str | Path) -> list[dict[str, Any]]:
+    """The report's run rows: one per pipeline run of the current study file, in study order."""
+    return _with_store(study_dir, lambda s: [run_row(r) for r in s.rows(kind="run")])
+
+
+def study_meta(study_dir: str | Path) -> dict[str, Any]:
+    """What the report needs to know about the study (name, description, reference, paper, ...)."""
+    keys = ("name", "description", "reference", "paper", "study", "study_file", "created_at", "driver")
+    return _with_store(study_dir, lambda s: {k: s.get_meta(k) for k in keys})
+
+
+def fairness_row(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The fairness-audit row of a finished run (None when it has no fairness record)."""
+    fair = (row.get("result") or {}).get("fairness")
+    if row["status"] not in FINISHED or not fair:
+        return None
+    return {"name": f"{row['arm']}@{row['ratio']:g}/seed{row['seed']}", **fair}
+
+
+def fairness_rows(study_dir: str | Path) -> list[dict[str, Any]]:
+    rows = _with_store(study_dir, lambda s: s.rows(kind="run"))
+    return [f for f in map(fairness_row, rows) if f is not None]
+
+
+def audit_study(study_dir: str | Path, *, tolerance: float = 0.02, target: str | None = None) -> dict[str, Any]:
+    """Each arm's runs against the reference arm's run at the same ratio and seed.
+
+    Returns ``{"pairs": [...], "summary": {...}}`` like :func:`prunebench.fairness.audit_rows`; a pair's
+    ``b`` names the run (``ARM@RATIO/seedS``) and it also carries ``arm``, ``ratio`` and ``seed``. The
+    summary adds ``groups``, ``skipped`` (no finished reference run) and ``short_by_arm`` (the
+    shortfalls folded per arm, with run counts).
+    """
+    from ..fairness import DEFAULT_TARGET, audit_rows
+
+    target = target or DEFAULT_TARGET
+    reference, rows = _with_store(study_dir, lambda s: (s.get_meta("reference"), s.rows(kind="run")))
+    groups: dict[tuple[float, int], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        fair = fairness_row(row)
+        if fair is not None:
+            groups.setdefault((row["ratio"], row["seed"]), {})[row["arm"]] = {**fair, "name": row["arm"]}
+    pairs, summaries, skipped = [], [], []
+    for (ratio, seed), by_arm in sorted(groups.items()):
+        if reference not in by_arm:
+            skipped.append({"ratio": ratio, "seed": seed, "reason": f"no finished run of reference arm {reference!r}"})
+            continue
+        if len(by_arm) < 2:
+            continue
+        ordered = [by_arm[reference]] + [r for a, r in by_arm.items() if a != reference]
+        result = audit_rows(ordered, reference=reference, tolerance=tolerance, target=target)
+        pairs += [{**p, "arm": p["b"], "ratio": ratio, "seed": seed, "b": f"{p['b']}@{ratio:g}/seed{seed}"}
+                  for p in result["pairs"]]
+        summary = result["summary"]
+        summary["short"] = [{**item, "arm": item["b"], "ratio": ratio, "seed": seed,
+                             "b": f"{item['b']}@{ratio:g}/seed{seed}"} for item in summary["short"]]
+        summaries.append(summary)
+    return {"pairs": pairs, "summary": _merge(summaries, reference, tolerance, target, skipped)}
+
+
+def _merge(summaries: list[dict[str, Any]], reference: str, tolerance: float, target: str,
+           skipped: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary over all (ratio, seed) groups; ``short_by_arm`` folds the shortfalls per arm."""
+    from ..fairness import CHAIN, SETUP_NAMES
+
+    stricts = [s["strictest"] for s in summaries]
+    strictest = None if not stricts or None in stricts else CHAIN[min(CHAIN.index(s) for s in stricts)]
+    short = [item for s in summaries for item in s["short"]]
+    by_arm: dict[tuple, dict[str, Any]] = {}
+    for item in short:
+        key = (item["arm"], item["strictest"], tuple(item["differs"]), tuple(item["missing"]))
+        folded = by_arm.setdefault(key, {k: item[k] for k in ("arm", "strictest", "differs", "missing")} | {"runs": 0})
+        folded["runs"] += 1
+    return {
+        "reference": reference,
+        "tolerance": tolerance,
+        "target": target,
+        "n_pairs": sum(s["n_pairs"] for s in summaries),
+        "groups": len(summaries),
+        "strictest": strictest,
+        "holds_every": [x for x in SETUP_NAMES if summaries and all(x in s["holds_every"] for s in summaries)],
+        "meets_target": bool(summaries) and not short,
+        "short": short,
+        "short_by_arm": list(by_arm.values()),
+        "skipped": skipped,
+    }
+
+
+def audit_study_dir(path: str | Path) -> dict[str, Any]:
+    """``prunebench audit DIR``: the audit of a study directory with the default tolerance and target."""
+    return audit_study(path)
+
+
+def status_summary(study_dir: str | Path) -> dict[str, Any]:
+    """Counts per kind and status, plus the runs that failed, diverged or are running."""
+    def collect(store: Store) -> dict[str, Any]:
+        rows = store.rows()
+        notable = [
+            {k: r[k] for k in ("run_id", "kind", "arm", "ratio", "seed", "status", "error", "attempts")}
+            for r in rows if r["status"] in ("failed", "diverged", "running")
+        ]
+        return {
+            "name": store.get_meta("name"),
+            "dir": str(study_dir),
+            "total": len(rows),
+            "bases": store.counts(kind="base"),
+            "runs": store.counts(kind="run"),
+            "all": store.counts(),
+            "notable": notable,
+            "attempts": len(store.attempts()),
+        }
+
+    return _with_store(study_dir, collect)

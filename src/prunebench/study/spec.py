@@ -1,0 +1,193 @@
+"""Study files: a grid of pipeline arms x pruning ratios x seeds, declared once in YAML.
+
+```yaml
+name: smoke
+data: {name: mnist1d, num_samples: 1000}
+model: {name: cnn1d, args: {channels: [8, 16, 16]}}
+base: {epochs: 4, lr_schedule: "0:0.1,3:0.01"}   # a pretraining recipe (no seed), or a model directory
+retrain: {epochs: 4, lr: 0.01}                      # default retraining recipe of every arm (optional)
+arms:
+  - {name: l1, criterion: l1}
+  - {name: scratch, regime: scratch-e}
+ratios: [0.3, 0.6]
+seeds: [0, 1]
+reference: l1
+```
+See docs/studies-format.md for every key. Validation is complete before anything is written.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import Discriminator, Field, StrictInt, Tag, field_validator, model_validator
+
+from ..config import DataSpec, ModelSpec, Spec, TrainSpec, format_validation_error, read_yaml
+from ..errors import ConfigError, PrunebenchError
+
+#: Keys of an arm's ``regime`` mapping (what the regime is); the rest of RegimeSpec is the recipe.
+REGIME_KEYS = ("name", "rewind_epoch", "prune_epoch", "squeeze", "scratch_b")
+#: Keys of a ``retrain`` mapping: the retraining recipe of RegimeSpec.
+RETRAIN_KEYS = ("epochs", "lr_schedule", "lr", "final_lr", "extend", "batch_size", "momentum", "nesterov",
+                "weight_decay")
+
+
+class RetrainRecipe(Spec):
+    """A retraining recipe. ``lr`` derives the schedule by the paper's rules (final LR = the base
+    recipe's final LR unless ``final_lr`` is given); ``extend`` adds epochs to the first LR stage.
+    Fields left out come from the base recipe; the seed is the run's."""
+
+    epochs: int | None = Field(default=None, ge=0)
+    lr_schedule: str | None = None
+    lr: float | None = Field(default=None, gt=0)
+    final_lr: float | None = Field(default=None, gt=0)
+    extend: int | None = Field(default=None, ge=0)
+    batch_size: int | None = Field(default=None, gt=0)
+    momentum: float | None = Field(default=None, ge=0, lt=1)
+    nesterov: bool | None = None
+    weight_decay: float | None = Field(default=None, ge=0)
+
+
+class RegimeChoice(Spec):
+    name: str = "retrain"
+    rewind_epoch: int | None = Field(default=None, ge=0)
+    prune_epoch: int | None = Field(default=None, ge=0)
+    squeeze: bool | None = None
+    scratch_b: str | None = None
+
+
+class ArmSpec(Spec):
+    """One arm: a pruning criterion and spec, a re-initialisation, a regime and its recipe."""
+
+    name: str = Field(min_length=1)
+    criterion: str = "l1"
+    prune: Union[str, float, list[Any], dict[str, Any], None] = None
+    reinit: str = "keep"
+    regime: Annotated[
+        Union[Annotated[str, Tag("name")], Annotated[RegimeChoice, Tag("mapping")]],
+        Discriminator(lambda v: "name" if isinstance(v, str) else "mapping"),
+    ] = "retrain"
+    retrain: RetrainRecipe | None = None
+    ratios: list[float] | None = None  # overrides the study's ratios for this arm
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, value: list[float] | None) -> list[float] | None:
+        return None if value is None else check_ratios(value)
+
+    def regime_choice(self) -> RegimeChoice:
+        return RegimeChoice(name=self.regime) if isinstance(self.regime, str) else self.regime
+
+
+class BaseTrainSpec(TrainSpec):
+    """A pretraining recipe in a study file: the seed comes from the study's seeds."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_seed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "seed" in data:
+            raise ValueError("seed is set by the study's 'seeds' list, not by the recipe")
+        return data
+
+
+class StudySpec(Spec):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    base: Annotated[
+        Union[Annotated[str, Tag("path")], Annotated[BaseTrainSpec, Tag("recipe")]],
+        Discriminator(lambda v: "path" if isinstance(v, str) else "recipe"),
+    ]
+    device: str | None = None  # overrides base.device (the retraining recipe follows the base's)
+    retrain: RetrainRecipe | None = None
+    arms: list[ArmSpec] = Field(min_length=1)
+    ratios: list[float]
+    seeds: list[StrictInt] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    reference: str
+    jsv_samples: int | None = Field(default=None, ge=0)
+    paper: dict[str, Any] | None = None
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, value: list[float]) -> list[float]:
+        return check_ratios(value)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"seeds must be distinct integers, got {value}")
+        return value
+
+    def check_arms(self, source: str) -> None:
+        """Cross-field checks (outside pydantic, whose model-level errors would echo the whole file)."""
+        names = [a.name for a in self.arms]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"{source}: arms: duplicate arm names: {', '.join(dup)}")
+        if self.reference not in names:
+            raise ConfigError(f"{source}: reference: arm {self.reference!r} is not an arm; arms: {', '.join(names)}")
+
+    def arm(self, name: str) -> ArmSpec:
+        return next(a for a in self.arms if a.name == name)
+
+
+def check_ratios(value: list[float]) -> list[float]:
+    if not value:
+        raise ValueError("ratios must be a non-empty list of numbers in [0, 1)")
+    for r in value:
+        if not (math.isfinite(r) and 0.0 <= r < 1.0):
+            raise ValueError(f"every ratio must be in [0, 1), got {r}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"ratios must be distinct, got {value}")
+    return [float(r) for r in value]
+
+
+def _one_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def parse_study(data: Any, source: str) -> StudySpec:
+    """Validate the YAML content of a study file; every error is one line naming the key and file."""
+    from pydantic import ValidationError
+
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a study file must be a mapping of keys, got {type(data).__name__}")
+    try:
+        study = StudySpec.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_short_union(format_validation_error(err, source))) from None
+    except PrunebenchError as err:  # raised inside a validator (an unknown registry name, ...)
+        raise ConfigError(f"{source}: {_one_line(err)}") from None
+    study.check_arms(source)
+    return study
+
+
+def _short_union(message: str) -> str:
+    """Drop the union tags pydantic puts into error locations (``base.recipe.epochs``)."""
+    for field, tag in (("base", "recipe"), ("base", "path"), ("regime", "mapping"), ("regime", "name")):
+        message = message.replace(f"{field}.{tag}.", f"{field}.").replace(f"{field}.{tag}:", f"{field}:")
+    return message
+
+
+def load_study(path: str | Path) -> StudySpec:
+    return parse_study(read_yaml(path), str(path))
+
+
+def resolve_base_dir(study: StudySpec, study_file: Path | None) -> Path | None:
+    """The base model directory a study names (relative paths are relative to the study file's
+    directory), checked to exist; None when the study trains its own bases."""
+    if not isinstance(study.base, str):
+        return None
+    path = Path(study.base).expanduser()
+    if not path.is_absolute() and study_file is not None:
+        path = Path(study_file).resolve().parent / path
+    where = study_file or "study"
+    if not path.is_dir():
+        raise ConfigError(f"{where}: base model directory {study.base!r} not found ({path})")
+    missing = [f for f in ("model.json", "weights.safetensors") if not (path / f).is_file()]
+    if missing:
+        raise ConfigError(f"{where}: base {study.base!r} is not a model directory (missing {', '.join(missing)})")
+    return path
