@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+RAY    := $(VENV)/.ray-stamp
 
 .PHONY: demo test test-fast bench clean
 
@@ -15,10 +16,15 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# The Ray extra is only needed by its tests (and by users of --executor ray).
+$(RAY): $(STAMP) requirements/lock-ray.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/lock-ray.txt
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/prunebench train --model cnn1d --data mnist1d --out runs/demo-cnn1d
 
-test: $(STAMP)
+test: $(RAY)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -165,3 +165,20 @@ def test_base_snapshots_added_later_requeue_a_finished_base(tmp_path):
     store.sync_jobs(more.jobs)
     assert store.get(base.run_id)["status"] == "pending" and store.get(base.run_id)["snapshots"] == [1]
     assert len(store.rows()) == 1 + 4  # 2 old l1 runs are the same runs; 2 pxfy runs are new
+
+
+def test_an_arm_may_name_its_own_model_and_gets_its_own_bases(tmp_path):
+    study = edited(arms=[{"name": "l1"}, {"name": "wide", "model": {"name": "mlp", "args": {"depth": 3, "width": 32}}}],
+                   seeds=[0])
+    exp = expand(load_study(write(tmp_path, study)), None)
+    assert len(exp.bases) == 2
+    wide = [j for j in exp.runs if j.arm == "wide"]
+    assert all(j.spec["model"]["args"]["width"] == 32 for j in wide)
+    assert {j.base_id for j in wide}.isdisjoint({j.base_id for j in exp.runs if j.arm == "l1"})
+
+
+def test_squeezed_pxfy_arm_keeps_every_snapshot_up_to_its_epoch(tmp_path):
+    study = edited(arms=[{"name": "l1"}, {"name": "sxb", "regime": {"name": "pxfy", "prune_epoch": 1, "squeeze": True}}],
+                   seeds=[0])
+    exp = expand(load_study(write(tmp_path, study)), None)
+    assert exp.bases[0].snapshots == (0, 1)

@@ -99,7 +99,7 @@ def base_fields(study: StudySpec) -> dict[str, Any]:
 def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int) -> dict[str, Any]:
     data: dict[str, Any] = {
         "data": study.data.model_dump(mode="json"),
-        "model": study.model.model_dump(mode="json"),
+        "model": (arm.model or study.model).model_dump(mode="json"),
         "base": base_fields(study),
         "prune": prune_fields(arm, ratio),
         "reinit": arm.reinit,

@@ -70,6 +70,7 @@ class ArmSpec(Spec):
     ] = "retrain"
     retrain: RetrainRecipe | None = None
     ratios: list[float] | None = None  # overrides the study's ratios for this arm
+    model: ModelSpec | None = None  # overrides the study's model (its base models are then its own)
 
     @field_validator("ratios")
     @classmethod
