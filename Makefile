@@ -21,8 +21,11 @@ $(RAY): $(STAMP) requirements/lock-ray.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/lock-ray.txt
 	touch $@
 
+# The quickstart study (resumes if interrupted), then its report; the last line printed is report.html.
 demo: $(STAMP)
-	$(BIN)/prunebench train --model cnn1d --data mnist1d --out runs/demo-cnn1d
+	$(BIN)/prunebench run studies/quickstart.yaml --workers 2 --out runs/quickstart
+	@echo "report:"
+	@$(BIN)/prunebench report runs/quickstart
 
 test: $(RAY)
 	$(BIN)/python -m pytest -q

@@ -125,14 +125,21 @@ def _lr_rewind(regime: RegimeSpec, ctx: RegimeContext) -> Resolved:
     return Resolved("final", None, _recipe(regime, ctx, t, schedule), base.epochs)
 
 
+def _from_snapshot(regime: RegimeSpec, ctx: RegimeContext, field: str) -> tuple[TrainSpec, int, int, str]:
+    """Shared by weight rewinding and PxFy: the base epoch to start from (the regime's ``field``) and,
+    unless the regime says otherwise, the rest of the base run: ``K1 - e`` epochs of its schedule's tail."""
+    base = _need_base(ctx, regime)
+    e = getattr(regime, field)
+    if e is None or not 0 <= e < base.epochs:
+        raise ConfigError(f"regime {regime.name!r} needs {field} in 0..{base.epochs - 1}, got {e}")
+    epochs = regime.epochs if regime.epochs is not None else base.epochs - e
+    schedule = _explicit_schedule(regime, ctx, epochs) or str(base.schedule.tail(e))
+    return base, e, epochs, schedule
+
+
 @REGIMES.register("weight-rewind")
 def _weight_rewind(regime: RegimeSpec, ctx: RegimeContext) -> Resolved:
-    base = _need_base(ctx, regime)
-    k = regime.rewind_epoch
-    if k is None or not 0 <= k < base.epochs:
-        raise ConfigError(f"regime 'weight-rewind' needs rewind_epoch in 0..{base.epochs - 1}, got {k}")
-    epochs = regime.epochs if regime.epochs is not None else base.epochs - k
-    schedule = _explicit_schedule(regime, ctx, epochs) or str(base.schedule.tail(k))
+    base, k, epochs, schedule = _from_snapshot(regime, ctx, "rewind_epoch")
     return Resolved("snapshot", k, _recipe(regime, ctx, epochs, schedule), base.epochs)
 
 
@@ -166,12 +173,7 @@ def _scratch_b(regime: RegimeSpec, ctx: RegimeContext) -> Resolved:
 
 @REGIMES.register("pxfy")
 def _pxfy(regime: RegimeSpec, ctx: RegimeContext) -> Resolved:
-    base = _need_base(ctx, regime)
-    x = regime.prune_epoch
-    if x is None or not 0 <= x < base.epochs:
-        raise ConfigError(f"regime 'pxfy' needs prune_epoch in 0..{base.epochs - 1}, got {x}")
-    y = regime.epochs if regime.epochs is not None else base.epochs - x
-    schedule = _explicit_schedule(regime, ctx, y) or str(base.schedule.tail(x))
+    _, x, y, schedule = _from_snapshot(regime, ctx, "prune_epoch")
     start = squeezed_epoch(x, ctx.dense_macs, ctx.pruned_macs) if regime.squeeze else x
     return Resolved("snapshot", start, _recipe(regime, ctx, y, schedule), start)
 
