@@ -62,6 +62,7 @@ class DataSpec(Spec):
     split_seed: int = 0
     input_shape: tuple[int, ...] | None = None
     num_classes: int | None = Field(default=None, ge=2)
+    image_size: int | None = Field(default=None, gt=0)  # imagefolder: side of the centre crop
 
     @field_validator("name")
     @classmethod

@@ -9,6 +9,6 @@ from .bundle import DataBundle, load_data
 from .loader import TensorLoader
 
 # Each module registers its loaders on import.
-from . import cifar, idx, mnist1d_gen, synthetic  # noqa: E402,F401  isort: skip
+from . import cifar, idx, imagefolder, mnist1d_gen, synthetic  # noqa: E402,F401  isort: skip
 
 __all__ = ["DATASETS", "DataBundle", "RawData", "TensorLoader", "augmentation_for", "cache_dir", "load_data"]

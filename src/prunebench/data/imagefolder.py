@@ -1,0 +1,97 @@
+"""imagefolder: a class-per-folder image tree (the ImageNet layout), e.g. ImageNet-100.
+
+``data_dir`` holds ``train/`` and ``val/`` (or ``test/``), each with one folder per class. Every image
+is decoded once with Pillow, its shorter side resized to ``image_size * 8/7`` and centre-cropped to
+``image_size`` (default 64), and the whole set is cached as uint8 arrays in an .npz under the cache
+directory, keyed by the file list, sizes, modification times and ``image_size``. Data sets stay
+resident on the device as float tensors, so ``image_size`` bounds the memory: N x 3 x S x S x 4 bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from .base import DATASETS, RawData, cache_dir
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
+DEFAULT_SIZE = 64
+TEST_SPLITS = ("val", "test")
+
+
+def _split_dirs(root: Path) -> tuple[Path, Path]:
+    if not root.is_dir():
+        raise DataError(f"imagefolder: no such directory {root} (expected train/ and val/ with one folder per class)")
+    test = next((root / s for s in TEST_SPLITS if (root / s).is_dir()), None)
+    if not (root / "train").is_dir() or test is None:
+        raise DataError(f"imagefolder: {root} needs train/ and val/ (or test/) folders, one subfolder per class")
+    return root / "train", test
+
+
+def _files(split: Path, classes: list[str]) -> list[tuple[Path, int]]:
+    items = []
+    for label, name in enumerate(classes):
+        folder = split / name
+        if not folder.is_dir():
+            raise DataError(f"imagefolder: class {name!r} of train/ has no folder in {split}")
+        items += [(p, label) for p in sorted(folder.iterdir()) if p.suffix.lower() in EXTENSIONS]
+    if not items:
+        raise DataError(f"imagefolder: no images ({', '.join(EXTENSIONS)}) under {split}")
+    return items
+
+
+def _decode(path: Path, size: int) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            short = round(size * 8 / 7)
+            scale = short / min(img.size)
+            img = img.resize((max(short, round(img.width * scale)), max(short, round(img.height * scale))), Image.BILINEAR)
+            left, top = (img.width - size) // 2, (img.height - size) // 2
+            img = img.crop((left, top, left + size, top + size))
+            return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+    except (UnidentifiedImageError, OSError) as err:
+        raise DataError(f"imagefolder: cannot decode {path} ({err.__class__.__name__})") from None
+
+
+def _cache_key(items: list[tuple[Path, int]], size: int) -> str:
+    h = hashlib.sha256(str(size).encode())
+    for path, label in items:
+        st = path.stat()
+        h.update(f"{path}|{label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _load_split(items: list[tuple[Path, int]], size: int) -> tuple[np.ndarray, np.ndarray]:
+    x = np.stack([_decode(p, size) for p, _ in items])
+    return x, np.array([label for _, label in items], dtype=np.int64)
+
+
+@DATASETS.register("imagefolder", kind="image", description="class-per-folder image tree (train/, val/), e.g. ImageNet-100")
+def load_imagefolder(spec) -> RawData:
+    if spec.data_dir is None:
+        raise DataError("imagefolder needs data_dir: a folder with train/ and val/, one subfolder per class")
+    size = spec.image_size or DEFAULT_SIZE
+    train_dir, test_dir = _split_dirs(Path(spec.data_dir).expanduser())
+    classes = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
+    if len(classes) < 2:
+        raise DataError(f"imagefolder: {train_dir} has {len(classes)} class folders; need at least 2")
+    train, test = _files(train_dir, classes), _files(test_dir, classes)
+    path = cache_dir() / "imagefolder" / f"{_cache_key(train + test, size)}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            arrays = [z[k] for k in ("train_x", "train_y", "test_x", "test_y")]
+    else:
+        arrays = [*_load_split(train, size), *_load_split(test, size)]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, train_x=arrays[0], train_y=arrays[1], test_x=arrays[2], test_y=arrays[3])
+        tmp.replace(path)
+    tx, ty, vx, vy = (torch.from_numpy(a) for a in arrays)
+    return RawData("imagefolder", "image", len(classes), tx, ty, vx, vy)
