@@ -134,3 +134,16 @@ def test_loader_on_cuda(gen_device):
     if gen_device == "cpu":  # a CPU generator gives the same order whatever the data's device
         cpu = TensorLoader(x.cpu(), y.cpu(), 16, shuffle=True, generator=torch.Generator().manual_seed(0))
         assert torch.equal(torch.cat(seen).cpu(), torch.cat([yb for _, yb in cpu]))
+
+
+def test_digits_are_cropped_but_never_mirrored():
+    import torch
+
+    from prunebench.data import DATASETS, augmentation_for
+
+    assert DATASETS.meta("mnist")["flip"] is False
+    aug = augmentation_for("image", True, flip=False)
+    x = torch.zeros(64, 1, 8, 8)
+    x[:, :, :, 0] = 1.0  # a bar on the left edge; a mirror would move it to the right half
+    out = aug(x, torch.Generator().manual_seed(0))
+    assert out[..., 5:].sum() == 0 and out.sum() > 0

@@ -76,6 +76,11 @@ def random_crop_flip(x: Tensor, gen: torch.Generator) -> Tensor:
     return crop_flip(x, *draw_crop_flip(len(x), gen, device=x.device))
 
 
+def random_crop(x: Tensor, gen: torch.Generator) -> Tensor:
+    """Padded random crop without the flip: for data whose mirror image means something else (digits)."""
+    return crop_flip(x, *draw_crop_flip(len(x), gen, flip=False, device=x.device))
+
+
 def random_shift(x: Tensor, gen: torch.Generator) -> Tensor:
     return shift(x, draw_shift(len(x), gen, device=x.device))
 
@@ -83,8 +88,11 @@ def random_shift(x: Tensor, gen: torch.Generator) -> Tensor:
 _BY_KIND: dict[str, Augment | None] = {"image": random_crop_flip, "signal": random_shift, "vector": None}
 
 
-def augmentation_for(kind: str, enabled: bool) -> Augment | None:
-    """The training-time augmentation for a data kind, or None when disabled or there is none."""
+def augmentation_for(kind: str, enabled: bool, *, flip: bool = True) -> Augment | None:
+    """The training-time augmentation for a data kind, or None when disabled or there is none.
+    ``flip=False`` (data sets registered with ``flip=False``, e.g. MNIST digits) crops without mirroring."""
     if kind not in _BY_KIND:
         raise ValueError(f"unknown data kind {kind!r}; valid: {', '.join(_BY_KIND)}")
-    return _BY_KIND[kind] if enabled else None
+    if not enabled:
+        return None
+    return random_crop if (kind == "image" and not flip) else _BY_KIND[kind]

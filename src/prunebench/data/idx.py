@@ -83,11 +83,11 @@ def load_idx(data_dir: str | None, name: str) -> RawData:
     )
 
 
-@DATASETS.register("mnist", kind="image")
+@DATASETS.register("mnist", kind="image", flip=False, description="MNIST from the IDX files you have (data_dir), 1x28x28, 10 classes")
 def load_mnist(spec) -> RawData:
     return load_idx(spec.data_dir, "mnist")
 
 
-@DATASETS.register("fashion-mnist", kind="image")
+@DATASETS.register("fashion-mnist", kind="image", description="Fashion-MNIST from the IDX files you have (data_dir), 1x28x28, 10 classes")
 def load_fashion_mnist(spec) -> RawData:
     return load_idx(spec.data_dir, "fashion-mnist")

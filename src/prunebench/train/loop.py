@@ -82,7 +82,7 @@ def make_optimizer(model: torch.nn.Module, spec: TrainSpec) -> torch.optim.Optim
 
 
 def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, Any]:
-    from ..data import TensorLoader, augmentation_for
+    from ..data import DATASETS, TensorLoader, augmentation_for
 
     spec, data, e = state.spec, state.data, state.epoch
     lr = state.lrs[e]
@@ -94,7 +94,7 @@ def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, An
         spec.batch_size,
         shuffle=True,
         generator=generator(spec.seed, f"order/{e}"),
-        augment=augmentation_for(data.kind, state.augment),
+        augment=augmentation_for(data.kind, state.augment, flip=DATASETS.meta(data.name).get("flip", True)),
         aug_generator=generator(spec.seed, f"augment/{e}", data.train_x.device),
     )
     model = state.model
