@@ -125,7 +125,7 @@ def test_fairness_section(report):
     assert "l1-lr0.01 vs scratch" not in md.split("Comparisons below S3.2")[1].split("###")[0]  # SX-A holds
     assert ("arm l1-lr0.001's first LR stage ended before convergence at ratio 0.3 "
             "(converged_at_first_decay false in 2 of 3 runs): give it more epochs") in md
-    assert "arms l1-lr0.01 and l1-lr0.001 differ in retraining schedule" in md and "S2 comparison" in md
+    assert "arms l1-lr0.01 and l1-lr0.001 differ in retraining schedule" in md and "S3.1 comparison (same epochs" in md
     assert "compare pruning with scratch training at different final LRs" in md  # 0.01 vs 0.001
 
 

@@ -22,26 +22,39 @@ def _rank(setup: str | None) -> int:
 
 def falls_short(pair: dict) -> bool:
     """Below S3.2, unless the pair is a scratch-style comparison (SX-A / SX-B) that holds."""
-    if _holds_sx(pair):
+    if _scratch_style(pair):
         return False
     return _rank(pair.get("strictest")) < _rank(RECOMMENDED)
 
 
-def _pair_name(pair: dict) -> str:
-    return f"{pair.get('a', '?')} vs {pair.get('b', '?')}"
+def _scratch_style(pair: dict) -> bool:
+    """A comparison of runs that do not share a base model (scratch training vs pruning), judged by
+    SX-A / SX-B: some SX setup holds but S2 (same base) does not."""
+    holds = [str(h) for h in pair.get("holds") or []]
+    return any(h.startswith("SX") for h in holds) and "S2" not in holds
 
 
-def _shortfall_reason(pair: dict) -> str:
-    parts = []
-    if pair.get("differs"):
-        parts.append("differs in " + ", ".join(map(str, pair["differs"])))
-    if pair.get("unknown"):
-        parts.append("unknown: " + ", ".join(map(str, pair["unknown"])))
+def _arm_of(pair: dict) -> str:
+    return str(pair.get("arm") or pair.get("b", "?"))
+
+
+def _folded(pairs: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """Pairs grouped by (reference, arm): a study audits one pair per ratio and seed."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for p in pairs:
+        groups.setdefault((str(p.get("a", "?")), _arm_of(p)), []).append(p)
+    return groups
+
+
+def _count(group: list[dict]) -> str:
+    return f" in {len(group)} comparisons" if len(group) > 1 else ""
+
+
+def _shortfall_reason(group: list[dict]) -> str:
+    differs = sorted({str(d) for p in group for d in p.get("differs") or []})
+    unknown = sorted({str(u) for p in group for u in p.get("unknown") or []})
+    parts = (["differs in " + ", ".join(differs)] if differs else []) + (["unknown: " + ", ".join(unknown)] if unknown else [])
     return "; ".join(parts) or "no reason given by the audit"
-
-
-def _holds_sx(pair: dict) -> bool:
-    return any(str(h).startswith("SX") for h in pair.get("holds") or [])
 
 
 def study_level(audit: dict) -> str | None:
@@ -51,36 +64,43 @@ def study_level(audit: dict) -> str | None:
     for key in ("level", "setup", "study_setup", "weakest"):
         if summary.get(key):
             return str(summary[key])
-    levels = [p.get("strictest") for p in audit.get("pairs") or [] if not _holds_sx(p)]
+    levels = [p.get("strictest") for p in audit.get("pairs") or [] if not _scratch_style(p)]
     if not levels:
         return None
     return min(levels, key=_rank) or "below S1 (none holds)"
 
 
+def _weakest(group: list[dict]) -> str:
+    return min((p.get("strictest") for p in group), key=_rank) or "none"
+
+
 def audit_lines(audit: dict | None) -> tuple[list[str], list[str]]:
-    """(facts, shortfalls) as plain sentences."""
+    """(facts, shortfalls) as plain sentences, one per compared arm (its ratios and seeds folded)."""
     if not audit:
         return ["No comparison-setup audit was supplied (run `prunebench audit`)."], []
     pairs = audit.get("pairs") or []
     facts = [f"Study setup level (weakest comparison): {study_level(audit) or 'unknown'}; "
              f"{len(pairs)} comparison(s) audited; recommended: {RECOMMENDED} or stricter."]
-    sx = [f"{_pair_name(p)} ({', '.join(str(h) for h in p['holds'] if str(h).startswith('SX'))})"
-          for p in pairs if _holds_sx(p)]
+    groups = _folded(pairs)
+    sx = []
+    for (a, arm), group in groups.items():
+        if all(_scratch_style(p) for p in group):
+            held = [h for h in ("SX-A", "SX-B") if all(h in (p.get("holds") or []) for p in group)]
+            sx.append(f"{a} vs {arm} ({', '.join(held) or 'neither SX-A nor SX-B in every one'}){_count(group)}")
     if sx:
         facts.append("Scratch-style comparisons (equal total epochs SX-A / equal FLOPs SX-B): " + "; ".join(sx))
-    for key, value in (audit.get("summary") or {}).items():
-        facts.append(f"{key}: {_fmt_value(value)}")
-    shortfalls = [f"{_pair_name(p)}: strictest setup {p.get('strictest') or 'none'}; {_shortfall_reason(p)}"
-                  for p in pairs if falls_short(p)]
+    summary = audit.get("summary") or {}
+    if summary.get("target") is not None:
+        facts.append(f"Numbers compared within a relative tolerance of {summary.get('tolerance', '?')}; "
+                     f"target setup {summary['target']}.")
+    for skip in summary.get("skipped") or []:
+        facts.append(f"Not audited: ratio {skip.get('ratio')}, seed {skip.get('seed')}: {skip.get('reason')}.")
+    shortfalls = []
+    for (a, arm), group in groups.items():
+        short = [p for p in group if falls_short(p)]
+        if short:
+            shortfalls.append(f"{a} vs {arm}: strictest setup {_weakest(short)}; {_shortfall_reason(short)}{_count(short)}")
     return facts, shortfalls
-
-
-def _fmt_value(value) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_fmt_value(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt_value(v) for v in value)
-    return str(value)
 
 
 def _convergence(agg: Aggregate) -> list[str]:
@@ -130,8 +150,10 @@ def _schedule_recs(rows: Sequence[dict], arms: Sequence[str]) -> list[str]:
                            f"({', '.join(map(str, sorted(fa)))} vs {', '.join(map(str, sorted(fb)))}): "
                            "compare them at the same final LR.")
             continue
+        same_epochs = {e for _, e in sa} == {e for _, e in sb}
+        level = "an S3.1 comparison (same epochs, different LR schedule)" if same_epochs else "an S2 comparison"
         out.append(f"arms {a} and {b} differ in retraining schedule (lr_schedule/epochs: {_fmt_sched(sa)} vs "
-                   f"{_fmt_sched(sb)}): this is an S2 comparison; {RECOMMENDED} or stricter is recommended.")
+                   f"{_fmt_sched(sb)}): this is {level}; {RECOMMENDED} or stricter is recommended.")
     return out
 
 
