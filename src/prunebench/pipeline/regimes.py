@@ -10,10 +10,11 @@ complete, written-out retraining recipe (design rule 1: no hidden defaults).
 | scratch-b     | fresh init, pruned architecture   | paper: ``K1*F1/F2 + K2`` epochs; liu: ``int(K1*F1/F2)``      |
 | pxfy          | pruned dense weights at epoch x   | remainder of the base schedule (S4.2), or derived from ``lr`` |
 
-PxFy with ``squeeze`` (SX-B style): the pruning epoch becomes ``round(x * F2/F1)`` (x divided by the
-speedup), so the dense phase costs what x epochs of the pruned model would; the retraining is the
-un-squeezed arm's (``K1 - x`` epochs of the base schedule's tail from x), so the total compute equals
-that of training the pruned model for K1 epochs.
+PxFy with ``squeeze`` (SX-B style): the pruning epoch becomes ``x' = round(x * F2/F1)`` (x divided by
+the speedup), so the dense phase costs about what x epochs of the pruned model would, and the
+retraining is the un-squeezed arm's (the base schedule's tail from x) for ``y + x - x' * F1/F2`` epochs
+(rounded): the retraining absorbs the rounding of x', so the total compute ``x' F1 + y' F2`` equals that
+of the un-squeezed arm's ``(x + y) F2``, i.e. of training the pruned model for ``x + y`` epochs.
 
 K1 = base (pretraining) epochs, K2 = the retraining epochs of the pipeline a scratch arm is compared
 with (``epochs``), F1/F2 = dense/pruned MACs counted from the models. ``extend`` adds ``k`` epochs to
@@ -174,7 +175,10 @@ def _scratch_b(regime: RegimeSpec, ctx: RegimeContext) -> Resolved:
 @REGIMES.register("pxfy")
 def _pxfy(regime: RegimeSpec, ctx: RegimeContext) -> Resolved:
     _, x, y, schedule = _from_snapshot(regime, ctx, "prune_epoch")
-    start = squeezed_epoch(x, ctx.dense_macs, ctx.pruned_macs) if regime.squeeze else x
+    if not regime.squeeze:
+        return Resolved("snapshot", x, _recipe(regime, ctx, y, schedule), x)
+    start = squeezed_epoch(x, ctx.dense_macs, ctx.pruned_macs)
+    y = max(1, int(math.floor(y + x - start * ctx.dense_macs / ctx.pruned_macs + 0.5)))
     return Resolved("snapshot", start, _recipe(regime, ctx, y, schedule), start)
 
 
