@@ -51,10 +51,13 @@ def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _series(runs: list[dict], key: str, scale: float) -> tuple[list[int], list[float], list[float]]:
-    """Per-epoch mean and sample std of history[key] over runs (epochs aligned by number)."""
+def _series(runs: list[dict], key: str, scale: float, start_key: str | None = None) -> tuple[list[int], list[float], list[float]]:
+    """Per-epoch mean and sample std of history[key] over runs (epochs aligned by number); with
+    ``start_key``, the run's value before the first epoch (e.g. JSV right after pruning) is epoch 0."""
     by_epoch: dict[int, list[float]] = {}
     for run in runs:
+        if start_key is not None and _finite(run.get(start_key)):
+            by_epoch.setdefault(0, []).append(float(run[start_key]) * scale)
         for h in run.get("history") or []:
             if _finite(h.get(key)) and "epoch" in h:
                 by_epoch.setdefault(int(h["epoch"]), []).append(float(h[key]) * scale)
@@ -81,7 +84,7 @@ def _panel_grid(n: int) -> tuple[int, int]:
 
 
 def _curves(agg: Aggregate, rows: Sequence[dict], key: str, scale: float, ylabel: str, title: str,
-            log: bool = False):
+            log: bool = False, start_key: str | None = None):
     have = any(_finite(h.get(key)) for r in rows if r.get("status") == "done" for h in r.get("history") or [])
     if not have:
         return f"no per-epoch '{key}' recorded in any finished run's history"
@@ -94,7 +97,7 @@ def _curves(agg: Aggregate, rows: Sequence[dict], key: str, scale: float, ylabel
         lows = []
         for arm in agg.arms:
             runs = _done(rows, arm, ratio)
-            epochs, means, stds = _series(runs, key, scale)
+            epochs, means, stds = _series(runs, key, scale, start_key)
             if not epochs:
                 continue
             lows.append(min(m - s for m, s in zip(means, stds)))
@@ -126,7 +129,8 @@ def plot_accuracy_curves(agg, rows, paper=None):
 
 def plot_jsv_curves(agg, rows, paper=None):
     return _curves(agg, rows, "jsv_mean", 1.0, "mean JSV (Jacobian singular value)",
-                   "Mean JSV during retraining (mean ± std over seeds)", log=True)
+                   "Mean JSV (epoch 0: right after pruning)",
+                   log=True, start_key="jsv_mean_start")
 
 
 def _bar_panel(ax, agg: Aggregate, key: str, colors) -> bool:
