@@ -64,9 +64,10 @@ def study_level(audit: dict) -> str | None:
     for key in ("level", "setup", "study_setup", "weakest"):
         if summary.get(key):
             return str(summary[key])
-    levels = [p.get("strictest") for p in audit.get("pairs") or [] if not _scratch_style(p)]
+    pairs = audit.get("pairs") or []
+    levels = [p.get("strictest") for p in pairs if not _scratch_style(p)]
     if not levels:
-        return None
+        return "scratch-style only (judged by SX-A / SX-B below)" if pairs else None
     return min(levels, key=_rank) or "below S1 (none holds)"
 
 
