@@ -103,3 +103,12 @@ def test_missing_and_malformed_yaml_files(tmp_path):
     listy.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_yaml(TrainRunSpec, listy)
+
+
+def test_top_level_api_mirrors_the_cli():
+    import prunebench
+
+    for name in ("train_dense", "prune", "run_pipeline", "run_study", "jsv_stats", "load_model"):
+        assert callable(getattr(prunebench, name))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        prunebench.nope  # noqa: B018
