@@ -228,3 +228,22 @@ def test_squeezed_pxfy_prunes_earlier_by_the_speedup(tmp_path):
     assert f["prune_epochs"] == x and f["retrain_epochs"] == y
     assert f["total_compute"] == x * result["dense_macs"] + y * result["macs"]
     assert abs(f["total_compute"] - 6 * result["macs"]) <= result["macs"] / 2 + 1  # equal up to rounding
+
+
+def test_orthp_on_a_masked_model_keeps_the_masked_weights_at_zero(tmp_path):
+    # 0 retraining epochs: no optimizer step re-applies the masks, so this sees the re-init itself
+    spec = pipeline_spec(prune={"ratio": 0.6, "granularity": "weight", "criterion": "magnitude"}, reinit="orthp",
+                         regime={"name": "retrain", "epochs": 0, "lr_schedule": "0:0.01"})
+    result = run(spec, tmp_path)
+    from prunebench.artifacts import load_model
+    from prunebench.pruning import masks_of
+
+    model, _ = load_model(tmp_path / "out")
+    for name, mask in masks_of(model).to_tensors().items():
+        assert torch.all(model.get_submodule(name.removesuffix(".weight")).weight[mask == 0] == 0)
+    # the JSV right after pruning was measured on the masked, re-initialised model (= the saved one)
+    from prunebench.data import load_data
+    from prunebench.pipeline.callbacks import jsv_inputs
+
+    x = jsv_inputs(load_data(spec.data), spec.jsv_samples, spec.data.split_seed)
+    assert result["jsv_mean_start"] == pytest.approx(jsv_stats(model, x)["mean"], rel=1e-6)

@@ -7,6 +7,7 @@ fairness audit compares.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import time
 from pathlib import Path
@@ -107,7 +108,7 @@ def fairness_fields(spec: PipelineSpec, resolved: Resolved, base_id: str, report
     pre = resolved.pretrain_epochs
     return {
         "dataset": spec.data.name,
-        "model": spec.model.name,
+        "model": spec.model.name + (json.dumps(spec.model.args, sort_keys=True) if spec.model.args else ""),
         "macs": report["macs"],
         "base": "fresh-init" if fresh else base_id,
         "retrain_epochs": retrain.epochs,
@@ -161,10 +162,13 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     reinit = _reinit(spec, resolved, model)
     data = data.to(device)
     model = place_model(model, device, spec.model.channels_last)
-    masks = getattr(prune_result, "masks", None)
-    extra = [JSVCallback(jsv_inputs(data, spec.jsv_samples, spec.data.split_seed))]
+    masks = prune_result.masks
+    extra: list[Any] = [JSVCallback(jsv_inputs(data, spec.jsv_samples, spec.data.split_seed))]
     if masks is not None:
-        extra.append(MaskCallback(masks))
+        # A re-init (OrthP, fresh) rewrites masked weights too: masks go back on before anything
+        # measures or trains the model, and stay on after every step.
+        masks.apply_(model)
+        extra.insert(0, MaskCallback(masks))
     run = TrainRunSpec(data=spec.data, model=spec.model, train=resolved.retrain)
     start = time.perf_counter()
     outcome = run_training(model, data, run, run_id=run_id, work=partial_dir(out), device=device,
