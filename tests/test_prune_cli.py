@@ -96,3 +96,46 @@ def test_unstructured_with_reinit_keeps_masks(dense_dir, tmp_path, capsys):
     masks = masks_of(model)
     w = model.layer1[0].conv1.weight
     assert masks is not None and torch.count_nonzero(w[~masks.masks["layer1.0.conv1"]]) == 0
+
+
+def test_replay_reproduces_a_reinitialised_prune_bit_for_bit(dense_dir, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli.main(["prune", "--model-dir", str(dense_dir), "--prune", "0.5", "--reinit", "orthp", "--seed", "3", "--out", str(a)]) == 0
+    assert json.loads((a / "plan.json").read_text())["reinit"] == {"name": "orthp", "seed": 3}
+    assert cli.main(["replay", "--plan", str(a / "plan.json"), "--model-dir", str(dense_dir), "--out", str(b)]) == 0
+    assert (a / "weights.safetensors").read_bytes() == (b / "weights.safetensors").read_bytes()
+
+
+def _edited_plan(src, tmp_path, name, edit):
+    plan = json.loads((src / "plan.json").read_text())
+    edit(plan)
+    path = tmp_path / name
+    path.write_text(json.dumps(plan))
+    return path
+
+
+def test_bad_plans_and_outputs_are_one_line_errors(dense_dir, tmp_path, capsys):
+    a = tmp_path / "a"
+    assert cli.main(["prune", "--model-dir", str(dense_dir), "--prune", "0.5", "--out", str(a)]) == 0
+    capsys.readouterr()
+    cases = [
+        (a, "cannot read the plan"),  # a directory, not a plan file
+        (_edited_plan(a, tmp_path, "p1.json", lambda p: p["layers"][0].pop("kept")), "list of integer 'kept' indices"),
+        (_edited_plan(a, tmp_path, "p2.json", lambda p: p["layers"][0].update(name="bogus")), "'bogus' is not a layer of resnet20"),
+        (_edited_plan(a, tmp_path, "p3.json", lambda p: p.update(input_shape=[3, 16, 16])), "computed for input shape [3, 16, 16]"),
+        (_edited_plan(a, tmp_path, "p4.json", lambda p: p.update(layers="x")), "'layers' must be a list"),
+    ]
+    for plan, message in cases:
+        out = tmp_path / "out"
+        assert cli.main(["replay", "--plan", str(plan), "--model-dir", str(dense_dir), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+        assert not out.exists()
+    before = (dense_dir / "weights.safetensors").read_bytes()
+    assert cli.main(["prune", "--model-dir", str(dense_dir), "--prune", "0.5", "--out", str(dense_dir)]) == 2
+    assert "is the dense model directory itself" in capsys.readouterr().err
+    assert (dense_dir / "weights.safetensors").read_bytes() == before
+    assert cli.main(["inspect", "--model-dir", str(a), "--prune", "0.3"]) == 2
+    assert "--prune apply to --model, not --model-dir" in capsys.readouterr().err
+    assert cli.main(["inspect", "--model-dir", str(a), "--latency", "--threads", "0"]) == 2
+    assert "threads must be >= 1" in capsys.readouterr().err

@@ -131,3 +131,23 @@ def test_presets_parse_and_accept_overrides():
     assert spec.preset == "li-resnet56-b" and spec.ratio == [0, 0.6, 0.3, 0.1, 0]
     assert spec.skip == [15, 17, 19, 33, 37, 53]  # Li's layers 16, 18, 20, 34, 38, 54, from 0
     assert parse_prune_arg("li-resnet56-b", criterion="random").criterion == "random"
+
+
+def test_equal_entry_specs_are_spelled_and_hashed_alike():
+    from prunebench.pruning import PruneSpec
+
+    specs = [PruneSpec(ratio=r) for r in ("0:0.5", "0:.5", "[0 : 0.50]", ["0:0.5"])]
+    assert {s.ratio for s in specs} == {"0:0.5"}
+    assert len({s.spec_hash() for s in specs}) == 1
+    assert PruneSpec(ratio="[0-5:0.80, 6:0.0]").ratio == "0-5:0.8,6:0"
+
+
+def test_pruning_leaves_the_dense_models_per_module_modes_alone():
+    from prunebench.models import build_model
+    from prunebench.pruning import prune
+
+    dense = build_model("resnet20", seed=0)
+    dense.train()
+    dense.bn1.eval()
+    prune(dense, 0.5)
+    assert dense.training and not dense.bn1.training

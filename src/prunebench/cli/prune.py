@@ -89,6 +89,11 @@ def _inspect(args: argparse.Namespace) -> int:
     from ..pruning import prune
 
     if args.model_dir:
+        given = [f"--{f.replace('_', '-')}" for f in ("prune", "classes", "input_shape", "criterion", "granularity", "scope", "skip")
+                 if getattr(args, f) is not None]
+        if given:
+            raise PruneError(f"{', '.join(given)} apply to --model, not --model-dir (a model directory has its own "
+                             "shape and plan; prune it with `prunebench prune`)")
         report, model, shape = _inspect_dir(Path(args.model_dir))
         title = str(args.model_dir)
     else:
@@ -130,6 +135,11 @@ def _inspect_dir(path: Path):
     return make_report(model, shape, cx.count(dense, shape), masks_of(model)), model, shape
 
 
+def _check_out(out: str, model_dir: str) -> None:
+    if Path(out).resolve() == Path(model_dir).resolve():
+        raise ArtifactError(f"--out {out} is the dense model directory itself; write the pruned model elsewhere")
+
+
 def _load_dense(path: str):
     from ..artifacts import load_model
 
@@ -151,16 +161,16 @@ def _write(out: str, result, md, spec_json: dict[str, Any], extra: dict[str, Any
 
 def _prune(args: argparse.Namespace) -> int:
     from ..pruning import prune
-    from ..pruning.reinit import REINITS, apply_reinit
+    from ..pruning.reinit import REINITS
 
     REINITS.get(args.reinit)  # an unknown name fails before any work
+    _check_out(args.out, args.model_dir)
     spec = _spec(args)
     dense, md = _load_dense(args.model_dir)
     result = prune(dense, spec, seed=args.seed, input_shape=tuple(md.info["input_shape"]))
-    if args.reinit != "keep":
-        apply_reinit(args.reinit, result.model, seed=args.seed)
-        if result.masks is not None:  # a fresh init must not revive pruned weights
-            result.masks.apply_(result.model)
+    _apply_reinit(result, args.reinit, args.seed)
+    # Recorded in the plan, so that `replay` reproduces this directory's weights bit for bit.
+    result.plan["reinit"] = {"name": args.reinit, "seed": args.seed}
     spec_json = {"kind": "prune", "dense_dir": str(args.model_dir), "dense_spec": md.spec,
                  "prune": spec.full_json(), "seed": args.seed, "reinit": args.reinit}
     res = _write(args.out, result, md, spec_json, {"reinit": args.reinit})
@@ -170,6 +180,15 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _apply_reinit(result, name: str, seed: int) -> None:
+    from ..pruning.reinit import apply_reinit
+
+    if name != "keep":
+        apply_reinit(name, result.model, seed=seed)
+        if result.masks is not None:  # a re-init must not revive pruned weights
+            result.masks.apply_(result.model)
+
+
 def _replay(args: argparse.Namespace) -> int:
     from ..artifacts import read_tensors
     from ..metrics import complexity as cx
@@ -177,12 +196,15 @@ def _replay(args: argparse.Namespace) -> int:
     from ..pruning.plan import MASKS_FILE, check_plan
 
     plan_path = Path(args.plan)
+    _check_out(args.out, args.model_dir)
     try:
         plan = check_plan(json.loads(plan_path.read_text()), str(plan_path))
     except FileNotFoundError:
         raise ArtifactError(f"{plan_path}: no such plan file") from None
     except json.JSONDecodeError as err:
         raise ArtifactError(f"{plan_path}: corrupt JSON at line {err.lineno}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ArtifactError(f"{plan_path}: cannot read the plan ({err.__class__.__name__})") from None
     dense, md = _load_dense(args.model_dir)
     masks_path = plan_path.parent / plan.get("masks", {}).get("file", MASKS_FILE)
     masks = read_tensors(masks_path) if plan["granularity"] == "weight" and masks_path.is_file() else None
@@ -191,7 +213,9 @@ def _replay(args: argparse.Namespace) -> int:
     from ..pruning import masks_of
 
     result = PruneResult(pruned, plan, make_report(pruned, shape, cx.count(dense, shape), masks_of(pruned)), masks_of(pruned))
+    reinit = plan.get("reinit") or {"name": "keep", "seed": 0}
+    _apply_reinit(result, reinit["name"], reinit["seed"])
     spec_json = {"kind": "replay", "dense_dir": str(args.model_dir), "plan": str(plan_path), "dense_spec": md.spec}
-    res = _write(args.out, result, md, spec_json, {"replayed_from": str(plan_path)})
+    res = _write(args.out, result, md, spec_json, {"replayed_from": str(plan_path), "reinit": reinit["name"]})
     print_json(res) if args.json else print(f"{args.out}  (replayed {plan_path}, sparsity {res['sparsity']:.4f})")
     return 0

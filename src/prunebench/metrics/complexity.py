@@ -14,6 +14,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from ..modes import eval_mode
+
 COUNTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
 
@@ -70,18 +72,15 @@ def count(model: nn.Module, input_shape: tuple[int, ...] | list[int]) -> Complex
             hooks.append(module.register_forward_hook(
                 lambda mod, _inp, out, name=name: records.append(_layer_count(name, mod, out))
             ))
-    was_training = model.training
     try:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             model(torch.zeros((1, *input_shape), device=device, dtype=dtype))
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
     params = sum(p.numel() for p in model.parameters())
     return Complexity(params=params, macs=sum(c.macs for c in records), layers=records)
 

@@ -36,6 +36,8 @@ def measure(
     the conditions. The caller's model is not modified (a copy is moved / re-laid-out)."""
     if batch_size < 1 or repeats < 1 or warmup < 0:
         raise ConfigError(f"latency: batch_size and repeats must be >= 1 and warmup >= 0 (got {batch_size}, {repeats}, {warmup})")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"latency: threads must be >= 1, got {threads}")
     if device is None:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")

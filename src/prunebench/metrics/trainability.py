@@ -12,13 +12,13 @@ Definitions follow paper-notes §2:
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import PrunebenchError
+from ..modes import eval_mode
 
 #: Default slope (accuracy per epoch) above which accuracy counts as still rising. With accuracies
 #: as fractions in [0, 1] this is 0.1 percentage point per epoch; pass ``threshold=0.1`` for percents.
@@ -32,18 +32,6 @@ class MetricError(PrunebenchError):
 # ----------------------------------------------------------------------------------------------
 # Jacobian singular values
 
-
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode while measuring (BatchNorm must use running stats so that examples are independent),
-    then put every submodule back in the mode it had: a caller may hold a mixed train/eval model."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 def _model_dtype_device(model: nn.Module, inputs: Tensor) -> tuple[torch.dtype, torch.device]:
@@ -87,7 +75,7 @@ def input_jacobians(model: nn.Module, inputs: Tensor, *, chunk: int | None = Non
     dtype, device = _model_dtype_device(model, inputs)
     x_all = inputs.to(device=device, dtype=dtype)
     step = chunk or x_all.shape[0]
-    with _eval_mode(model):
+    with eval_mode(model):
         parts = [_chunk_jacobian(model, x_all[i:i + step]) for i in range(0, x_all.shape[0], step)]
     return torch.cat(parts)
 

@@ -49,7 +49,28 @@ def check_plan(plan: Any, where: str = "plan") -> dict[str, Any]:
             raise PruneError(f"{where}: plan has no {key!r}")
     if plan["granularity"] not in ("filter", "weight"):
         raise PruneError(f"{where}: unknown granularity {plan['granularity']!r}")
+    if not isinstance(plan["layers"], list) or not all(isinstance(layer, dict) for layer in plan["layers"]):
+        raise PruneError(f"{where}: 'layers' must be a list of layer entries")
+    for i, layer in enumerate(plan["layers"]):
+        if not isinstance(layer.get("name"), str):
+            raise PruneError(f"{where}: layer entry {i} has no name")
+        if plan["granularity"] == "filter" and not (
+            isinstance(layer.get("width"), int) and isinstance(layer.get("kept"), list)
+            and all(isinstance(k, int) and not isinstance(k, bool) for k in layer["kept"])
+        ):
+            raise PruneError(f"{where}: layer {layer['name']!r} needs an integer 'width' and a list of integer 'kept' indices")
     return plan
+
+
+def check_fits(plan: dict[str, Any], model: nn.Module, where: str = "plan") -> None:
+    """The plan's layers exist in ``model`` and its input shape is the model's."""
+    names = dict(model.named_modules())
+    for layer in plan["layers"]:
+        if layer["name"] not in names:
+            raise PruneError(f"{where}: layer {layer['name']!r} is not a layer of {getattr(model, 'zoo_name', 'the model')}")
+    want = getattr(model, "zoo_args", {}).get("input_shape")
+    if want is not None and list(plan["input_shape"]) != list(want):
+        raise PruneError(f"{where}: computed for input shape {plan['input_shape']}, the model takes {list(want)}")
 
 
 def removed_filters(plan: dict[str, Any]) -> dict[str, list[int]]:
@@ -79,6 +100,7 @@ def replay(plan: dict[str, Any], dense: nn.Module, *, masks: Any = None, check: 
     from .masks import MaskSet
 
     check_plan(plan)
+    check_fits(plan, dense)
     _check_hash(plan, dense)
     if plan["granularity"] == "filter":
         return apply_filter_plan(dense, plan, check=check)
@@ -101,6 +123,7 @@ def restructure(dense: nn.Module, plan: dict[str, Any], model_dir: str | Path) -
     from .masks import MaskSet
 
     check_plan(plan, f"{model_dir}/plan.json")
+    check_fits(plan, dense, f"{model_dir}/plan.json")
     if plan["granularity"] == "filter":
         return apply_filter_plan(dense, plan, check=False)
     from ..artifacts import read_tensors

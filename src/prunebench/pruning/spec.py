@@ -33,10 +33,13 @@ class Entry:
     hi: int | None = None
     pattern: str | None = None
 
-    def label(self) -> str:
+    def key(self) -> str:
         if self.pattern is not None:
-            return repr(self.pattern)
+            return self.pattern
         return f"{self.lo}" if self.lo == self.hi else f"{self.lo}-{self.hi}"
+
+    def label(self) -> str:
+        return repr(self.pattern) if self.pattern is not None else self.key()
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,12 @@ class RatioForm:
     uniform: float = 0.0
     stages: tuple[float, ...] = ()
     entries: tuple[Entry, ...] = ()
+
+
+def _short(p: float) -> str:
+    """Exact, shortest spelling of a ratio: 0.5 -> '0.5', 0.0 -> '0'."""
+    text = repr(float(p))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def check_ratio(p: Any, where: str = "pruning ratio") -> float:
@@ -139,8 +148,7 @@ class PruneSpec(Spec):
             return form.uniform
         if form.kind == "stages":
             return list(form.stages)
-        parts = value.strip().removeprefix("[").removesuffix("]").split(",") if isinstance(value, str) else value
-        return ",".join(p.strip() for p in parts)
+        return ",".join(f"{e.key()}:{_short(e.ratio)}" for e in form.entries)
 
     @field_validator("skip", mode="before")
     @classmethod

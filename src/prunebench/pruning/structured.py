@@ -24,6 +24,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..errors import PruneError
+from ..modes import eval_mode
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -153,16 +154,9 @@ def masked_state(model: nn.Module, templates: dict[str, tuple[Item, ...]], remov
 
 def check_equivalent(dense: nn.Module, pruned: nn.Module, state: dict[str, torch.Tensor], x: torch.Tensor, what: str) -> float:
     """Eval-mode outputs of the pruned model and the zero-masked dense model must agree."""
-    modes = dense.training, pruned.training
-    try:
-        dense.eval()
-        pruned.eval()
-        with torch.no_grad():
-            want = functional_call(dense, state, (x,))
-            got = pruned(x)
-    finally:
-        dense.train(modes[0])
-        pruned.train(modes[1])
+    with eval_mode(dense, pruned), torch.no_grad():
+        want = functional_call(dense, state, (x,))
+        got = pruned(x)
     if got.shape != want.shape:
         raise PruneError(f"{what}: pruned model output shape {tuple(got.shape)} != dense {tuple(want.shape)}")
     scale = float(want.abs().max()) + 1e-12
