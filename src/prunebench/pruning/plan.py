@@ -8,7 +8,8 @@ the dense weights they were computed on by a hash, and replayable on a freshly b
  "layers": [{"name", "index", "ratio", "width", "removed", "kept": [...]}  (filter)
             {"name", "index", "ratio", "size", "removed"}                  (weight)],
  "widths": [[name, dense width, pruned width], ...]    (forward order, every Conv/Linear layer)
- "masks": {"file": "masks.safetensors", "sha256": "<16 hex>"}                 (weight only)}
+ "masks": {"file": "masks.safetensors", "sha256": "<16 hex>"}                 (weight only)
+ "reinit": {"name": "keep" | "fresh" | "orthp", "seed": 0}   (written by `prunebench prune`; replayed)}
 ```
 """
 from __future__ import annotations
