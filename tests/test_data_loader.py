@@ -147,3 +147,16 @@ def test_digits_are_cropped_but_never_mirrored():
     x[:, :, :, 0] = 1.0  # a bar on the left edge; a mirror would move it to the right half
     out = aug(x, torch.Generator().manual_seed(0))
     assert out[..., 5:].sum() == 0 and out.sum() > 0
+
+
+def test_min_last_folds_a_short_last_batch_into_the_one_before():
+    import torch
+
+    from prunebench.data import TensorLoader
+
+    x, y = torch.arange(9.0).reshape(9, 1), torch.arange(9)
+    sizes = [len(b) for b, _ in TensorLoader(x, y, 4, min_last=2)]
+    assert sizes == [4, 5]
+    assert [len(b) for b, _ in TensorLoader(x, y, 4)] == [4, 4, 1]
+    assert [len(b) for b, _ in TensorLoader(x[:8], y[:8], 4, min_last=2)] == [4, 4]
+    assert torch.equal(torch.cat([b for b, _ in TensorLoader(x, y, 4, min_last=2)]), x)

@@ -141,3 +141,13 @@ def test_duplicate_registration_and_unknown_family_are_errors():
         register_model("cnn1d", family="cnn1d", input_shape=(1, 40), num_classes=10, description="x")(lambda s, c: None)
     with pytest.raises(ValueError, match="family"):
         register_model("new", family="transformer", input_shape=(1,), num_classes=2, description="x")
+
+
+def test_bad_shapes_and_argument_types_are_one_line_config_errors():
+    from prunebench.errors import ConfigError
+    from prunebench.models import build_model
+
+    with pytest.raises(ConfigError, match="input 4x4 is too small"):
+        build_model("vgg11", (3, 4, 4), 10)
+    with pytest.raises(ConfigError, match="channels must be a list"):
+        build_model("cnn1d", (1, 40), 10, channels=5)

@@ -73,3 +73,13 @@ def test_derive_rejects_impossible_requests():
         s.derive(0.1, 1e-5, 3)
     with pytest.raises(ConfigError, match="above"):
         s.derive(1e-5, 0.1, 30)
+
+
+def test_derive_rejects_non_finite_lrs_and_empty_stages():
+    import math
+
+    for lr in (math.inf, math.nan):
+        with pytest.raises(ConfigError, match="finite"):
+            s.derive(lr, 1e-5, 30)
+    with pytest.raises(ConfigError, match="longest stage"):
+        s.derive(0.1, 1e-5, 30, max_stage=0)

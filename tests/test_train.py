@@ -156,3 +156,42 @@ def test_auto_device_picks_the_cpu_without_cuda():
 
         with pytest.raises(ConfigError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_a_blow_up_on_the_last_step_is_caught_by_the_outputs(tmp_path):
+    # The epoch's losses are computed before each step: only the model's outputs show this blow-up.
+    s = spec(lr_schedule="0:1e38", epochs=1, momentum=0.0, weight_decay=0.0, batch_size=512)  # one step
+    result = train_dense(s, tmp_path / "d")
+    assert result["diverged"] is True and "outputs became non-finite" in result["message"]
+
+
+def test_out_refuses_a_directory_that_is_not_a_model_directory(tmp_path, capsys):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    assert main(["train", "--data", "synthetic", "--model", "mlp", "--epochs", "1", "--out", str(precious)]) == 2
+    assert "is not a prunebench model directory" in capsys.readouterr().err
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    train_dense(spec(epochs=1), tmp_path / "m")
+    train_dense(spec(epochs=2), tmp_path / "m")  # an earlier model directory is replaced
+    assert read_model_dir(tmp_path / "m").result["epochs"] == 2
+
+
+def test_zero_epochs_is_reported_not_a_crash(tmp_path, capsys):
+    assert main(["train", "--data", "synthetic", "--model", "mlp", "--epochs", "0", "--out", str(tmp_path / "z")]) == 0
+    assert "no epochs run" in capsys.readouterr().out
+
+
+def test_a_lone_last_example_joins_the_previous_batch_so_batchnorm_trains(tmp_path):
+    fields = {"data": {"name": "synthetic", "input_shape": [3, 32, 32], "num_samples": 10},
+              "model": {"name": "vgg11"}, "train": {"epochs": 1, "batch_size": 8}}
+    result = train_dense(validate(TrainRunSpec, fields), tmp_path / "v")  # 9 training examples: 8 + 1
+    assert result["epochs"] == 1
+
+
+def test_reserved_model_args_are_config_errors():
+    from prunebench.errors import ConfigError
+
+    for key in ("seed", "num_classes", "input_shape"):
+        with pytest.raises(ConfigError, match=f"'{key}' is not a model argument"):
+            validate(TrainRunSpec, {"model": {"name": "mlp", "args": {key: 1}}})

@@ -111,6 +111,15 @@ def read_model_dir(path: str | Path) -> ModelDir:
     )
 
 
+def check_output_dir(out: str | Path) -> Path:
+    """An output model directory may be new, empty, or an earlier model directory (replaced); anything
+    else is refused, so that a mistyped ``--out`` never deletes someone's files."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "model.json").is_file())):
+        raise ArtifactError(f"{out}: exists and is not a prunebench model directory; choose another output path")
+    return out
+
+
 def write_model_dir(
     out: str | Path,
     model: torch.nn.Module,
@@ -125,7 +134,7 @@ def write_model_dir(
 ) -> Path:
     """Write a complete model directory atomically. ``tensors`` maps extra file names (e.g.
     ``masks.safetensors``) to tensor dicts."""
-    out = Path(out)
+    out = check_output_dir(out)
     if out.exists() and not overwrite:
         raise ArtifactError(f"{out}: already exists")
     out.parent.mkdir(parents=True, exist_ok=True)

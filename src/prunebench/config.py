@@ -88,6 +88,14 @@ class ModelSpec(Spec):
         MODELS.get(name)
         return name
 
+    @field_validator("args")
+    @classmethod
+    def _not_reserved(cls, args: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted({"input_shape", "num_classes", "seed"} & set(args))
+        if reserved:
+            raise ValueError(f"{reserved[0]!r} is not a model argument (input shape and classes come from the data, the seed from the run)")
+        return args
+
 
 DEVICE_NAMES = ("cpu", "cuda", "auto", "mps")
 
@@ -116,7 +124,7 @@ class TrainSpec(Spec):
     def _device(cls, value: str) -> str:
         base = value.split(":", 1)[0]
         if base not in DEVICE_NAMES or (":" in value and base != "cuda"):
-            raise ValueError(f"device must be one of {', '.join(DEVICE_NAMES)} or cuda:N, got {value!r}")
+            raise ValueError(f"device must be one of {', '.join(DEVICE_NAMES)} or cuda:N")
         return value
 
     @property

@@ -146,8 +146,10 @@ def derive(initial_lr: float, final_lr: float, epochs: int, *, max_stage: int = 
     exactly ``final_lr``). Rule 2: each stage but the last takes half of the epochs still left,
     rounded up; the last takes the rest. Rule 3: no stage but the last is longer than ``max_stage``.
     """
-    if not (initial_lr > 0 and final_lr > 0):
-        raise ConfigError(f"derive needs positive LRs, got {initial_lr} and {final_lr}")
+    if not (0 < initial_lr < math.inf and 0 < final_lr < math.inf):
+        raise ConfigError(f"derive needs positive, finite LRs, got {initial_lr} and {final_lr}")
+    if max_stage < 1:
+        raise ConfigError(f"the longest stage must be >= 1 epoch, got {max_stage}")
     if final_lr > initial_lr:
         raise ConfigError(f"final LR {final_lr} is above the initial LR {initial_lr}")
     if factor <= 1:

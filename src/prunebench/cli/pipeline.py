@@ -42,7 +42,7 @@ def _pipeline(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     elif result["diverged"]:
-        print(f"{out}: DIVERGED: {result['message']}")
+        print(f"{out}: DIVERGED: {str(result['message']).removeprefix('diverged: ')}")
     else:
         print(f"{out}: test accuracy {result['test_acc']:.2%}, TA(train) {_fmt(result['ta_train'])}, "
               f"mean JSV {_fmt(result['jsv_mean_start'])} -> {_fmt(result['jsv_mean_end'])}, speedup {result['speedup']:.2f}x")

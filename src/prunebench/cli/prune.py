@@ -136,8 +136,11 @@ def _inspect_dir(path: Path):
 
 
 def _check_out(out: str, model_dir: str) -> None:
+    from ..artifacts import check_output_dir
+
     if Path(out).resolve() == Path(model_dir).resolve():
         raise ArtifactError(f"--out {out} is the dense model directory itself; write the pruned model elsewhere")
+    check_output_dir(out)
 
 
 def _load_dense(path: str):

@@ -68,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     else:
-        status = "DIVERGED: " + str(result["message"]) if result["diverged"] else f"test accuracy {result['test_acc']:.2%}"
+        if result["diverged"]:
+            status = "DIVERGED: " + str(result["message"]).removeprefix("diverged: ")
+        elif result["test_acc"] is None:
+            status = "no epochs run"
+        else:
+            status = f"test accuracy {result['test_acc']:.2%}"
         print(f"{out}  ({result['epochs']} epochs, {status}, run {result['run_id']})")
     return 1 if result["diverged"] else 0

@@ -26,7 +26,8 @@ class TensorLoader:
 
     def __init__(self, x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool = False,
                  generator: torch.Generator | None = None, augment: Augment | None = None,
-                 aug_generator: torch.Generator | None = None, drop_last: bool = False) -> None:
+                 aug_generator: torch.Generator | None = None, drop_last: bool = False,
+                 min_last: int = 1) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
         if batch_size < 1:
@@ -43,10 +44,17 @@ class TensorLoader:
         self.shuffle, self.generator = shuffle, generator
         self.augment, self.aug_generator = augment, aug_generator
         self.drop_last = drop_last
+        # A last batch smaller than ``min_last`` joins the one before it (BatchNorm cannot train on a
+        # single example); every other batch, and so every result, is unchanged.
+        self.min_last = min_last
 
     def __len__(self) -> int:
         n = len(self.x)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        if self.drop_last:
+            return n // self.batch_size
+        batches = math.ceil(n / self.batch_size)
+        short = n - (batches - 1) * self.batch_size
+        return batches - 1 if batches > 1 and short < self.min_last else batches
 
     def _order(self) -> Tensor | None:
         if not self.shuffle:
@@ -57,8 +65,10 @@ class TensorLoader:
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         order = self._order()
         bs = self.batch_size
-        for b in range(len(self)):
-            lo, hi = b * bs, min((b + 1) * bs, len(self.x))
+        count = len(self)
+        for b in range(count):
+            lo = b * bs
+            hi = len(self.x) if (b == count - 1 and not self.drop_last) else min((b + 1) * bs, len(self.x))
             if order is None:
                 xb, yb = self.x[lo:hi], self.y[lo:hi]
             else:

@@ -76,6 +76,9 @@ def cnn1d(
     kernel_sizes: Sequence[int] = DEFAULT_KERNELS,
     strides: Sequence[int] = DEFAULT_STRIDES,
 ) -> CNN1D:
+    for arg, vals in (("channels", channels), ("kernel_sizes", kernel_sizes), ("strides", strides)):
+        if not isinstance(vals, (list, tuple)):
+            raise ConfigError(f"model 'cnn1d': {arg} must be a list of integers (one per conv layer), got {vals!r}")
     channels, kernel_sizes, strides = (
         [positive_int("cnn1d", arg, v) for v in vals]
         for arg, vals in (("channels", channels), ("kernel_sizes", kernel_sizes), ("strides", strides))

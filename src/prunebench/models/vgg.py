@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from . import init
+from ..errors import ConfigError
 from .zoo import choice, register_model
 
 CIFAR_SHAPE = (3, 32, 32)
@@ -69,6 +70,9 @@ def _register(depth: int) -> None:
     )
     def build(input_shape, num_classes, classifier: str = default) -> VGG:
         choice(name, "classifier", classifier, ("li", "single"))
+        side = 2 ** CONFIGS[depth].count(M)  # each 2x2 max pool halves the image
+        if min(input_shape[1:]) < side:
+            raise ConfigError(f"model {name!r}: input {input_shape[1]}x{input_shape[2]} is too small (needs at least {side}x{side})")
         return VGG(CONFIGS[depth], input_shape[0], num_classes, classifier)
 
 

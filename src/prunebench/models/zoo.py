@@ -58,6 +58,9 @@ def build_model(
     """
     builder = MODELS.get(name)
     meta = MODELS.meta(name)
+    reserved = sorted({"input_shape", "num_classes", "seed"} & set(args))
+    if reserved:
+        raise ConfigError(f"model {name!r}: {reserved[0]!r} is not a model argument (it comes from the data / the run)")
     shape = _check_shape(name, meta["input_shape"] if input_shape is None else input_shape, meta)
     classes = _check_classes(name, meta["num_classes"] if num_classes is None else num_classes)
     if seed is None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..artifacts import load_model, load_weights, read_model_dir, write_model_dir
+from ..artifacts import check_output_dir, load_model, load_weights, write_model_dir
 from ..config import TrainRunSpec, TrainSpec
 from ..errors import ArtifactError, ConfigError
 from ..metrics.trainability import convergence_at_first_decay, trainability_accuracy
@@ -145,7 +145,7 @@ def _trainability(history: list[dict[str, Any]], retrain: TrainSpec) -> dict[str
 
 def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, progress: bool | None = None) -> dict[str, Any]:
     """Run one pipeline whose base model is already in ``base_dir``; write the model directory."""
-    out, base = Path(out), Path(base_dir)
+    out, base = check_output_dir(out), Path(base_dir)
     run_id = spec.spec_hash()
     device = resolve_device(spec.base.train.device if spec.base.train else "cpu")
     from ..data import load_data

@@ -25,7 +25,8 @@ class EvaluateCallback(Callback):
 
 
 class DivergenceGuard(Callback):
-    """A non-finite training loss stops the run and marks it diverged."""
+    """A non-finite training loss, or a model that computes non-finite logits after the epoch's last
+    step (whose loss was computed before it), stops the run and marks it diverged."""
 
     def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
         loss = record["train_loss"]
@@ -33,6 +34,18 @@ class DivergenceGuard(Callback):
             state.diverged = state.stop = True
             state.message = f"diverged: training loss became {loss} in epoch {record['epoch']} (LR {record['lr']:g})"
             record["train_loss"] = None  # JSON has no NaN
+        elif not _finite_outputs(state.model, state.data.train_x[:64]):
+            state.diverged = state.stop = True
+            state.message = f"diverged: the model's outputs became non-finite in epoch {record['epoch']} (LR {record['lr']:g})"
+
+
+def _finite_outputs(model: torch.nn.Module, x: torch.Tensor) -> bool:
+    from ..modes import eval_mode
+
+    if not all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point()):
+        return False
+    with eval_mode(model), torch.no_grad():
+        return bool(torch.isfinite(model(x)).all())
 
 
 class CheckpointCallback(Callback):

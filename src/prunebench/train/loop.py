@@ -96,6 +96,7 @@ def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, An
         generator=generator(spec.seed, f"order/{e}"),
         augment=augmentation_for(data.kind, state.augment, flip=DATASETS.meta(data.name).get("flip", True)),
         aug_generator=generator(spec.seed, f"augment/{e}", data.train_x.device),
+        min_last=2,
     )
     model = state.model
     model.train()

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import torch
 
-from ..artifacts import model_info, write_model_dir
+from ..artifacts import check_output_dir, model_info, write_model_dir
 from ..config import TrainRunSpec
 from ..rng import derive_seed
 from safetensors.torch import load_file
@@ -110,7 +110,7 @@ def train_dense(
 ) -> dict[str, Any]:
     """Train the dense model of ``spec`` and write it to ``out``; returns result.json's content.
     ``snapshot_epochs``: keep the weights after these epochs as ``out/snapshots/epoch-K.safetensors``."""
-    out = Path(out)
+    out = check_output_dir(out)  # before any work: a bad --out fails at once
     run_id = spec.spec_hash()
     data, model, device = prepare(spec)
     work = partial_dir(out)
