@@ -181,3 +181,16 @@ def test_lr_decay_epochs_and_helpers():
     facts, short = audit_lines({"pairs": [], "summary": {}})
     assert "unknown" in facts[0] and short == []
     assert any("ratio 0.7" in r for r in recommendations(full_rows(), agg))
+
+
+def test_recipes_and_schedule_advice_come_from_finished_runs_only(tmp_path):
+    """A failed run has the spec's schedule but no executed epochs: it must not make two arms with the
+    same recipe look different, nor list its arm twice."""
+    recipe = {"lr_schedule": "0:1e-2", "epochs": 3, "regime": "retrain"}
+    rows = [run("a", 0.5, s, 0.9, **recipe) for s in range(2)] + [run("b", 0.5, s, 0.9, **recipe) for s in range(2)]
+    rows.append(run("a", 0.5, 2, None, status="failed", error="boom", lr_schedule="0:1e-2", regime="retrain"))
+    path = write_report(tmp_path, rows, {"name": "x", "reference": "a"}, None)
+    md = (path.parent / "report.md").read_text(encoding="utf-8")
+    assert "differ in retraining schedule" not in md
+    recipes = md.split("## Retraining recipes")[1]
+    assert recipes.count("- a:") == 1

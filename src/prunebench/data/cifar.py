@@ -39,7 +39,9 @@ _ALLOWED = {
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): lambda: np.ndarray,
     ("numpy", "dtype"): lambda: np.dtype,
-    ("_codecs", "encode"): lambda: _latin1_encode,
+    # A fresh wrapper per lookup: a pickle's BUILD opcode may set attributes on what find_class
+    # returns, and must never reach a function of ours that outlives the load.
+    ("_codecs", "encode"): lambda: (lambda text, encoding="latin1": _latin1_encode(text, encoding)),
 }
 
 
@@ -60,11 +62,14 @@ class SafeUnpickler(pickle.Unpickler):
 def safe_load(data: bytes, source: str) -> object:
     """Unpickle ``data`` with :class:`SafeUnpickler`; any refusal or corruption is one DataError."""
     try:
-        return SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
+        obj = SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
     except RefusedGlobal as err:
         raise DataError(f"{source}: refused to unpickle global {err} (only numpy arrays are allowed)") from None
     except Exception as err:  # a corrupt pickle can raise almost anything
         raise DataError(f"{source}: not a readable CIFAR batch ({type(err).__name__}: {err})") from None
+    if not isinstance(obj, (dict, np.ndarray)):
+        raise DataError(f"{source}: not a CIFAR batch (the pickle holds a {type(obj).__name__}, not a dict of arrays)")
+    return obj
 
 
 @dataclass(frozen=True)

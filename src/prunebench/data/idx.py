@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ def parse_idx(blob: bytes, source: str, ndim: int) -> np.ndarray:
     if len(blob) < header:
         raise DataError(f"{source}: truncated IDX header")
     dims = tuple(int(d) for d in np.frombuffer(blob, dtype=">u4", count=ndim, offset=4))
-    size = int(np.prod(dims))
+    size = math.prod(dims)  # Python ints: a crafted header cannot overflow the size check
     if len(blob) - header != size:
         raise DataError(f"{source}: IDX header says {size} bytes of data for shape {dims}, "
                         f"file has {len(blob) - header}")

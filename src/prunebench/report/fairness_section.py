@@ -116,7 +116,7 @@ def _convergence(agg: Aggregate) -> list[str]:
 
 def _schedules(rows: Sequence[dict], arm: str) -> tuple[tuple[str, str], ...]:
     found = {(str(r.get("lr_schedule")), str(r.get("epochs"))) for r in rows
-             if r["arm"] == arm and (r.get("lr_schedule") is not None or r.get("epochs") is not None)}
+             if r["arm"] == arm and r.get("status") == "done"}  # the recipe a finished run executed
     return tuple(sorted(found))
 
 

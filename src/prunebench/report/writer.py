@@ -71,7 +71,8 @@ def _recipes(rows: Sequence[dict], agg: Aggregate) -> list[str]:
     out = []
     keys = ("regime", "criterion", "reinit", "lr_schedule", "epochs")
     for arm in agg.arms:
-        seen = sorted({tuple(str(r.get(k)) for k in keys) for r in rows if r["arm"] == arm})
+        # Finished runs only: an unfinished one has no executed recipe (its epochs are unknown).
+        seen = sorted({tuple(str(r.get(k)) for k in keys) for r in rows if r["arm"] == arm and r.get("status") == "done"})
         for combo in seen:
             out.append(f"{arm}: " + ", ".join(f"{k}={v}" for k, v in zip(keys, combo)))
     return out

@@ -83,7 +83,13 @@ class Store:
         path = db_path(study_dir)
         if not path.is_file():
             raise ConfigError(f"{study_dir}: not a study directory (no {DB_NAME})")
-        return cls(_connect(path), path)
+        conn = _connect(path)
+        try:
+            conn.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise ConfigError(f"{study_dir}: {DB_NAME} is not a prunebench study database") from None
+        return cls(conn, path)
 
     def close(self) -> None:
         self.conn.close()
