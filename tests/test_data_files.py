@@ -74,7 +74,11 @@ def test_safe_load_admits_only_latin1_codec():
 
     with pytest.raises(DataError, match="not a readable CIFAR batch"):
         safe_load(pickle.dumps(Sneaky(), protocol=2), "x")
-    assert safe_load(pickle.dumps(b"\x00\xff", protocol=2), "x") == b"\x00\xff"
+    # bytes (spelled with the latin1 codec in protocol 2) inside a batch dict are fine ...
+    assert safe_load(pickle.dumps({b"k": b"\x00\xff"}, protocol=2), "x") == {b"k": b"\x00\xff"}
+    # ... but a top-level object that is not a batch (dict) or an array is refused
+    with pytest.raises(DataError, match="not a CIFAR batch"):
+        safe_load(pickle.dumps(b"\x00\xff", protocol=2), "x")
 
 
 def test_safe_load_round_trips_numpy_arrays():
