@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import yaml
@@ -130,8 +131,8 @@ def test_prune_templates():
 
 def test_base_model_directory_relative_to_study_file(tmp_path):
     (tmp_path / "models" / "base").mkdir(parents=True)
-    for f in ("model.json", "weights.safetensors"):
-        (tmp_path / "models" / "base" / f).write_text("{}")
+    (tmp_path / "models" / "base" / "model.json").write_text(json.dumps({"name": "mlp", "args": {"depth": 3, "width": 16}}))
+    (tmp_path / "models" / "base" / "weights.safetensors").write_text("{}")
     exp = expand(load_study(write(tmp_path, edited(base="models/base", retrain={"epochs": 2, "lr_schedule": "0.01"}))),
                  tmp_path / "study.yaml")
     assert exp.base_dir == tmp_path / "models" / "base" and not exp.bases
@@ -182,3 +183,44 @@ def test_squeezed_pxfy_arm_keeps_every_snapshot_up_to_its_epoch(tmp_path):
                    seeds=[0])
     exp = expand(load_study(write(tmp_path, study)), None)
     assert exp.bases[0].snapshots == (0, 1)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"arms": [{"name": "l1"}, {"name": "p", "regime": "pxfy"}]}, "pxfy' needs prune_epoch"),
+    ({"arms": [{"name": "l1"}, {"name": "p", "regime": {"name": "pxfy", "prune_epoch": 50}}]}, "prune_epoch in 0..1"),
+    ({"arms": [{"name": "l1"}, {"name": "w", "regime": {"name": "weight-rewind", "rewind_epoch": 50}}]}, "rewind_epoch in 0..1"),
+    ({"arms": [{"name": "l1"}, {"name": "x", "prune": "*nomatch*:{ratio}"}]}, "matches no Conv/Linear layer"),
+    ({"arms": [{"name": "l1"}, {"name": "x", "prune": "[0-9:{ratio}]"}]}, "out of range"),
+    ({"arms": [{"name": "l1"}, {"name": "s", "regime": "scratch-e", "reinit": "orthp"}]}, "reinit 'orthp' does not apply"),
+    ({"retrain": {"epochs": 0, "lr": 0.01}}, "0 epochs cannot hold"),
+])
+def test_runs_that_could_only_fail_are_refused_before_anything_is_written(change, words, tmp_path, cli_main, capsys):
+    path = write(tmp_path, edited(**change))
+    out = tmp_path / "out"
+    assert cli_main(["run", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_an_external_base_must_be_the_model_the_study_prunes(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "model.json").write_text(json.dumps({"name": "mlp7-relu", "args": {}}))
+    (tmp_path / "base" / "weights.safetensors").write_text("{}")
+    with pytest.raises(ConfigError, match="holds mlp7-relu {}, but the run prunes mlp"):
+        expand(load_study(write(tmp_path, edited(base="base", retrain={"epochs": 2, "lr_schedule": "0.01"}))),
+               tmp_path / "study.yaml")
+
+
+def test_the_study_device_reaches_runs_on_an_external_base(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "model.json").write_text(json.dumps({"name": "mlp", "args": {"depth": 3, "width": 16}}))
+    (tmp_path / "base" / "weights.safetensors").write_text("{}")
+    study = edited(base="base", device="auto", retrain={"epochs": 2, "lr_schedule": "0.01"})
+    exp = expand(load_study(write(tmp_path, study)), tmp_path / "study.yaml")
+    assert all(j.device == "auto" and j.spec["device"] == "auto" for j in exp.runs)
+
+
+def test_zero_workers_is_an_error(tmp_path, cli_main, capsys):
+    assert cli_main(["run", str(write(tmp_path, TINY)), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2
+    assert "workers" in capsys.readouterr().err and not (tmp_path / "o").exists()

@@ -93,6 +93,8 @@ def stretch(schedule: str, from_epochs: int, to_epochs: int) -> str:
     """A step schedule with its boundaries scaled from a run of ``from_epochs`` to ``to_epochs``
     (decays stay at the same fractions of the run: Liu et al.'s Scratch-E/B practice)."""
     s = sched.parse(schedule)
+    if from_epochs < 1:
+        raise ConfigError("a scratch regime needs a base recipe of at least 1 epoch to stretch")
     if s.kind == "cosine" or from_epochs == to_epochs:
         return str(s)
     points, last = [], -1

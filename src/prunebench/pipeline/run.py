@@ -147,7 +147,7 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     """Run one pipeline whose base model is already in ``base_dir``; write the model directory."""
     out, base = check_output_dir(out), Path(base_dir)
     run_id = spec.spec_hash()
-    device = resolve_device(spec.base.train.device if spec.base.train else "cpu")
+    device = resolve_device(spec.run_device)
     from ..data import load_data
 
     data = load_data(spec.data)

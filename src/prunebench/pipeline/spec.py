@@ -77,6 +77,18 @@ class PipelineSpec(Spec):
     regime: RegimeSpec
     seed: int = 0
     jsv_samples: int = Field(default=100, ge=0)
+    device: str | None = None  # where to retrain; default: the base recipe's device (cpu for a model directory)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str | None) -> str | None:
+        return None if value is None else TrainSpec(device=value).device
+
+    @property
+    def run_device(self) -> str:
+        if self.device is not None:
+            return self.device
+        return self.base.train.device if self.base.train is not None else "cpu"
 
     @field_validator("reinit")
     @classmethod

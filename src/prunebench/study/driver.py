@@ -126,7 +126,7 @@ def run_study(
     ``progress``: True a rich progress bar, False one plain line per finished run, None (default) the
     bar on a terminal and lines otherwise; ``quiet`` prints nothing."""
     expansion, target = prepare(study_file, out)
-    ex = make_executor(executor, workers=workers or 1, threads=threads, address=address)
+    ex = make_executor(executor, workers=1 if workers is None else workers, threads=threads, address=address)
     target.mkdir(parents=True, exist_ok=True)
     interrupted = True
     try:

@@ -30,6 +30,8 @@ class LocalExecutor:
         fut: Future = Future()
         try:
             fut.set_result(execute({**payload, "threads": self.threads}))
+        except Exception as err:  # as a pool worker's would: recorded as this run's failure
+            fut.set_exception(err)
         finally:
             torch.set_num_threads(before)
         return fut

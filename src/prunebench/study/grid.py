@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config import validate
 from ..errors import ConfigError, PrunebenchError
+from .check import check_base_model, check_run, external_base
 from .job import Job
 from .spec import RETRAIN_KEYS, ArmSpec, StudySpec, resolve_base_dir
 
@@ -108,6 +109,8 @@ def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int) -> di
     }
     if study.jsv_samples is not None:
         data["jsv_samples"] = study.jsv_samples
+    if isinstance(study.base, str) and study.device is not None:
+        data["device"] = study.device  # a directory base has no recipe to carry the device
     return data
 
 
@@ -129,16 +132,30 @@ def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: st
         base_id=base_run.spec_hash() if base_run is not None else None,
         base_path=study.base if isinstance(study.base, str) else None,
         snapshots=tuple(sorted(snapshot_epochs(spec.regime))),
-        device=spec.base.train.device if spec.base.train is not None else "cpu",
+        device=spec.run_device,
         position=position, meta=meta,
     )
     return job, base_run
+
+
+def _dry_run(job: Job, base_run: Any, external: Any, where: str) -> None:
+    """The run must be able to start (see study/check.py)."""
+    from ..pipeline import PipelineSpec
+
+    spec = PipelineSpec.model_validate(job.spec)
+    if external is not None:
+        info, recipe = external
+        check_base_model(info, spec.model, where)
+    else:
+        recipe = base_run.train
+    check_run(spec, recipe, where)
 
 
 def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
     """Every run of the study, validated; raises a one-line ConfigError on the first problem."""
     source = str(study_file or "study")
     base_dir = resolve_base_dir(study, Path(study_file) if study_file else None)
+    external = external_base(base_dir, source) if base_dir is not None else None
     runs: list[Job] = []
     bases: dict[str, tuple[Any, set[int], str]] = {}
     seen: dict[str, str] = {}
@@ -147,6 +164,7 @@ def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
             for seed in study.seeds:
                 job, base_run = _run_job(study, arm, ratio, seed, source, len(runs))
                 label = f"arm {arm.name!r} ratio {ratio:g} seed {seed}"
+                _dry_run(job, base_run, external, f"{source}: {label}")
                 if job.run_id in seen:
                     raise ConfigError(f"{source}: {label} is the same run as {seen[job.run_id]} "
                                       f"(identical specs; does the prune spec use {PLACEHOLDER}?)")
