@@ -47,7 +47,7 @@ def test_mnist1d_matches_package_generator_and_shapes(tmp_cache):
     state = np.random.get_state()
     ref = make_dataset(args)
     np.random.set_state(state)
-    small = load_data(DataSpec(name="mnist1d", num_samples=300))
+    small = load_data(DataSpec(name="mnist1d", num_samples=300, normalize=False))  # the raw generator output
     assert torch.equal(small.test_x[:, 0], torch.from_numpy(ref["x_test"].astype(np.float32)))
     assert torch.equal(small.test_y, torch.from_numpy(ref["y_test"]).long())
     train_ref = torch.from_numpy(ref["x"].astype(np.float32))
@@ -60,8 +60,11 @@ def test_mnist1d_matches_package_generator_and_shapes(tmp_cache):
     assert (len(b1.train_x), len(b1.val_x), len(b1.test_x)) == (3600, 400, 1000)
     for f in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
         assert torch.equal(getattr(b1, f), getattr(b2, f))
-    # The generator already standardised it: no second normalisation, none recorded.
-    assert b1.mean is None and b1.std is None
+    # Normalised with the training part's statistics only (the generator's own standardisation used
+    # the test examples too): the training part is exactly centred, the test part only roughly.
+    assert b1.mean is not None and len(b1.mean) == 1
+    assert abs(float(b1.train_x.mean())) < 1e-5 and abs(float(b1.train_x.std(unbiased=False)) - 1) < 1e-4
+    assert abs(float(b1.test_x.mean())) > 1e-5
     assert b1.train_x.dtype == torch.float32 and b1.train_y.dtype == torch.int64
 
 

@@ -21,8 +21,8 @@ class RawData:
     """What a loader returns: unsplit, unnormalised tensors on CPU.
 
     ``train_x``/``test_x`` are float32, or uint8 for 8-bit images (kept small until load_data scales them
-    to [0, 1]). ``standardized`` marks data whose generator already standardised it (mnist1d), so
-    load_data must not normalise it a second time.
+    to [0, 1]). load_data normalises with statistics of the training part only; that holds for
+    mnist1d too, whose generator standardises with statistics of all its samples, test ones included.
     """
 
     name: str
@@ -32,7 +32,6 @@ class RawData:
     train_y: Tensor
     test_x: Tensor
     test_y: Tensor
-    standardized: bool = False
 
     def check(self) -> None:
         """Catch a loader bug or a malformed file before it becomes a silent training problem."""

@@ -91,7 +91,7 @@ def load_data(spec) -> DataBundle:
     val_x = _to_float(raw.train_x[val_idx])
     test_x = _to_float(raw.test_x)
     mean = std = None
-    if spec.normalize and not raw.standardized:
+    if spec.normalize:
         m, s = channel_stats(train_x, raw.kind)  # training part only: val/test must not leak in
         for x in (train_x, val_x, test_x):
             _normalize(x, m, s, raw.kind)

@@ -107,5 +107,4 @@ def load_mnist1d(spec) -> RawData:
         train_y=as_labels(arrays["y"]),
         test_x=torch.from_numpy(arrays["x_test"]).unsqueeze(1),
         test_y=as_labels(arrays["y_test"]),
-        standardized=True,
     )
