@@ -106,6 +106,11 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert store.counts()["running"] >= 1 and store.counts(kind="run")["done"] < 8
     pids = worker_pids(killed)
     wait_for(lambda: not any(alive(pid) for pid in pids), 10)  # workers die with their driver
+    from prunebench.study.rows import status_summary
+
+    status = status_summary(killed)  # no driver holds the study: its "running" runs were interrupted
+    assert status["driver_running"] is False
+    assert {r["status"] for r in status["notable"]} >= {"interrupted"} and "running" not in {r["status"] for r in status["notable"]}
 
     run_to_end(path, killed)
     assert results_csv(killed) == expected  # bit-identical numbers, same run ids

@@ -63,6 +63,10 @@ def format_status(status: dict[str, Any]) -> str:
         f"  base runs: {_counts(status['bases'])}",
         f"  pipeline runs: {_counts(status['runs'])}",
     ]
+    stale = status["all"].get("running", 0)
+    if stale and not status.get("driver_running", True):
+        lines.append(f"  no driver is running: {stale} run(s) marked running were interrupted; "
+                     "`prunebench run` resumes them from their last epoch checkpoint")
     for r in status["notable"]:
         what = f"base seed {r['seed']}" if r["kind"] == "base" else f"{r['arm']} ratio {r['ratio']:g} seed {r['seed']}"
         tail = f": {r['error']}" if r["error"] else ""

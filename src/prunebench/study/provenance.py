@@ -61,9 +61,17 @@ def run_provenance(device: str | None = None) -> dict[str, Any]:
     """Everything about the current process that can change a result, plus the device asked for."""
     import torch
 
+    from ..errors import PrunebenchError
+    from ..train.loop import resolve_device
+
     info = dict(code_provenance())
     info["threads"] = torch.get_num_threads()
-    info["device"] = device or "cpu"
-    if device and device.startswith("cuda") and torch.cuda.is_available():
-        info["device_name"] = torch.cuda.get_device_name(torch.device(device))
+    info["device_requested"] = device or "cpu"
+    try:
+        resolved = str(resolve_device(device or "cpu"))  # "auto" says nothing about where a run ran
+    except PrunebenchError:
+        resolved = device or "cpu"
+    info["device"] = resolved
+    if resolved.startswith("cuda") and torch.cuda.is_available():
+        info["device_name"] = torch.cuda.get_device_name(torch.device(resolved))
     return info

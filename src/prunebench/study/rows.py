@@ -131,14 +131,38 @@ def audit_study_dir(path: str | Path) -> dict[str, Any]:
     return audit_study(path)
 
 
+def driver_alive(study_dir: str | Path) -> bool:
+    """Whether a `prunebench run` holds this study's driver lock right now."""
+    import fcntl
+
+    lock = Path(study_dir) / ".driver.lock"
+    if not lock.is_file():
+        return False
+    with open(lock, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
 def status_summary(study_dir: str | Path) -> dict[str, Any]:
-    """Counts per kind and status, plus the runs that failed, diverged or are running."""
+    """Counts per kind and status, plus the runs that failed, diverged or are running. Runs marked
+    running while no driver holds the study are reported as ``interrupted`` (the next `prunebench run`
+    resumes them from their last epoch checkpoint)."""
+    alive = driver_alive(study_dir)
+
     def collect(store: Store) -> dict[str, Any]:
         rows = store.rows()
         notable = [
             {k: r[k] for k in ("run_id", "kind", "arm", "ratio", "seed", "status", "error", "attempts")}
             for r in rows if r["status"] in ("failed", "diverged", "running")
         ]
+        if not alive:
+            for r in notable:
+                if r["status"] == "running":
+                    r["status"] = "interrupted"
         return {
             "name": store.get_meta("name"),
             "dir": str(study_dir),
@@ -147,6 +171,7 @@ def status_summary(study_dir: str | Path) -> dict[str, Any]:
             "runs": store.counts(kind="run"),
             "all": store.counts(),
             "notable": notable,
+            "driver_running": alive,
             "attempts": len(store.attempts()),
         }
 
