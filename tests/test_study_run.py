@@ -175,3 +175,41 @@ def test_changed_study_file_adds_runs_and_hides_removed_ones(finished, tmp_path)
 def test_status_of_a_non_study_directory(tmp_path, cli_main, capsys):
     assert cli_main(["status", str(tmp_path)]) == 2
     assert "not a study directory" in capsys.readouterr().err
+
+
+def test_a_dead_worker_costs_the_runs_in_flight_one_retry_not_their_result(tmp_path):
+    """A broken process pool fails every future in flight. The scheduler retries each such run once;
+    only a run that breaks the pool again (the culprit) is recorded as failed."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from prunebench.study import expand, load_study
+    from prunebench.study.driver import Scheduler
+
+    exp = expand(load_study(write(tmp_path, edited(seeds=[0], ratios=[0.5], arms=[{"name": "l1"}]))), None)
+    store = Store.create(tmp_path / "out")
+    store.sync_jobs(exp.jobs)
+    culprit = next(j.run_id for j in exp.jobs if j.kind == "run")
+    calls = []
+
+    class ScriptedPool:  # stands in for the pool only to script which futures break
+        slots = 2
+
+        def submit(self, payload):
+            calls.append(payload["run_id"])
+            fut = Future()
+            if payload["run_id"] == culprit or len(calls) == 1:  # the base breaks once, the culprit always
+                fut.set_exception(BrokenProcessPool("a worker died"))
+            else:
+                fut.set_result({"status": "done", "result": {"test_acc": 0.5}, "history": []})
+            return fut
+
+        def restart(self):
+            pass
+
+    Scheduler(store, ScriptedPool(), tmp_path / "out", None, progress=False, quiet=True).run()
+    status = {r["run_id"]: r["status"] for r in store.rows()}
+    base = next(j.run_id for j in exp.jobs if j.kind == "base")
+    assert status[base] == "done" and status[culprit] == "failed"
+    assert calls.count(base) == 2 and calls.count(culprit) == 2
+    assert [a["outcome"] for a in store.attempts(base)] == ["worker died", "done"]

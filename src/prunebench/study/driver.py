@@ -157,6 +157,7 @@ class Scheduler:
         self.in_flight: dict[Future, tuple[dict[str, Any], int]] = {}
         self.waiting: dict[str, list[dict[str, Any]]] = {}
         self.ready: list[tuple[tuple, dict[str, Any]]] = []  # a heap: see _push
+        self.pool_deaths: set[str] = set()  # runs that were in flight when a worker died
 
     def run(self) -> None:
         rows = self.store.rows()
@@ -199,6 +200,13 @@ class Scheduler:
                 row, attempt = self.in_flight.pop(fut)
                 outcome, pool_broke = _outcome_of(fut, row)
                 broken = broken or pool_broke
+                if pool_broke and row["run_id"] not in self.pool_deaths:
+                    # Every run in flight sees the dead worker's error, and which one died is unknown:
+                    # each gets one more try; the run that kills its worker (out of memory) fails then.
+                    self.pool_deaths.add(row["run_id"])
+                    self.store.requeue([row["run_id"]], reason="worker died")
+                    self._push(row)
+                    continue
                 self._finish(row, outcome, attempt)
             if broken:
                 self.executor.restart()
