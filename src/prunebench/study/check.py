@@ -16,20 +16,19 @@ from typing import Any
 from ..config import TrainSpec
 from ..errors import ConfigError, PrunebenchError
 
-# Criteria that need training data to score; the dry run swaps in a data-free one of the same
-# granularity (the structure, not the scores, is what is checked).
+# A criterion that needs training data to score (``needs_data``) is swapped, for the dry run only,
+# for a data-free one of the same granularity: the structure, not the scores, is what is checked.
 _DATA_FREE = {"filter": "l1", "weight": "magnitude"}
-_NEEDS_DATA = {"taylor"}
 
 
 @lru_cache(maxsize=256)
 def _prune_counts(model_json: str, prune_json: str) -> tuple[int, int]:
     """(dense MACs, pruned MACs) of the model at its default input shape, after the prune spec."""
     from ..models import build_model
-    from ..pruning import PruneSpec, prune
+    from ..pruning import CRITERIA, PruneSpec, prune
 
     model_spec, prune_spec = json.loads(model_json), PruneSpec.model_validate(json.loads(prune_json))
-    if prune_spec.criterion in _NEEDS_DATA:
+    if CRITERIA.get(prune_spec.criterion).needs_data:
         prune_spec = prune_spec.model_copy(update={"criterion": _DATA_FREE[prune_spec.granularity], "criterion_args": {}})
     model = build_model(model_spec["name"], seed=0, **model_spec.get("args", {}))
     report = prune(model, prune_spec, check=False).report
