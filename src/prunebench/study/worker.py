@@ -66,19 +66,27 @@ def finished_outcome(out: Path, run_id: str, snapshots: Any = ()) -> dict[str, A
         return None
     try:
         result = json.loads(result_file.read_text())
-        history = read_history(out / "history.jsonl")
-    except (OSError, ValueError, Exception):  # a torn directory cannot exist (atomic rename), but be safe
+    except (OSError, ValueError):  # a torn directory cannot exist (atomic rename), but be safe
         return None
     if result.get("run_id") not in (None, run_id):
         return None
     if not set(snapshots) <= set(result.get("snapshot_epochs") or ()):
         return None
+    try:
+        return _outcome(run_id, result, out)
+    except Exception:  # an unreadable history: run it again rather than trust the directory
+        return None
+
+
+def _outcome(run_id: str, result: dict[str, Any], out: Path) -> dict[str, Any]:
+    """A finished run's outcome, from its result.json content and its directory's history."""
+    diverged = bool(result.get("diverged"))
     return {
         "run_id": run_id,
-        "status": "diverged" if result.get("diverged") else "done",
-        "error": result.get("message") if result.get("diverged") else None,
+        "status": "diverged" if diverged else "done",
+        "error": result.get("message") if diverged else None,
         "result": result,
-        "history": history,
+        "history": read_history(out / "history.jsonl"),
     }
 
 
@@ -128,12 +136,4 @@ def _run(job: dict[str, Any], out: Path) -> dict[str, Any]:
         first = str(err).splitlines()[0] if str(err) else ""
         return {"run_id": job["run_id"], "status": "failed", "error": f"{type(err).__name__}: {first}".rstrip(": "),
                 "detail": traceback.format_exc(limit=20)}
-    diverged = bool(result.get("diverged"))
-    return {
-        "run_id": job["run_id"],
-        "status": "diverged" if diverged else "done",
-        "error": result.get("message") if diverged else None,
-        "result": result,
-        "history": read_history(out / "history.jsonl"),
-        "pid": os.getpid(),
-    }
+    return {**_outcome(job["run_id"], result, out), "pid": os.getpid()}
