@@ -1,7 +1,7 @@
 """``prunebench run | status | results``: run (or resume) a study, see where it stands, export rows.
 
-``prunebench audit DIR`` is served by :func:`prunebench.study.audit_study_dir` through the audit
-command's module (one ``audit`` parser for both forms).
+``prunebench audit DIR`` lives in cli/audit.py (one ``audit`` parser for both forms); it calls
+:func:`prunebench.study.audit_study`.
 """
 from __future__ import annotations
 

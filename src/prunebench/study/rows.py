@@ -126,11 +126,6 @@ def _merge(summaries: list[dict[str, Any]], reference: str, tolerance: float, ta
     }
 
 
-def audit_study_dir(path: str | Path) -> dict[str, Any]:
-    """``prunebench audit DIR``: the audit of a study directory with the default tolerance and target."""
-    return audit_study(path)
-
-
 def driver_alive(study_dir: str | Path) -> bool:
     """Whether a `prunebench run` holds this study's driver lock right now."""
     import fcntl
