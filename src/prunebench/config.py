@@ -193,11 +193,3 @@ def load_yaml(cls: type[S], path: str | Path) -> S:
 
 def dump_yaml(spec: Spec) -> str:
     return yaml.safe_dump(spec.full_json(), sort_keys=False)
-
-
-def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(p)
