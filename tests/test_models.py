@@ -137,9 +137,11 @@ def test_bad_arguments_are_user_errors(name, kwargs, message):
 
 
 def test_duplicate_registration_and_unknown_family_are_errors():
-    with pytest.raises(ValueError, match="duplicate"):
+    from prunebench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'cnn1d' is already taken"):
         register_model("cnn1d", family="cnn1d", input_shape=(1, 40), num_classes=10, description="x")(lambda s, c: None)
-    with pytest.raises(ValueError, match="family"):
+    with pytest.raises(ConfigError, match="family"):
         register_model("new", family="transformer", input_shape=(1,), num_classes=2, description="x")
 
 

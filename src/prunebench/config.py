@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import schedule as _schedule
 from .errors import ConfigError, PrunebenchError
+from .registry import DATASETS, MODELS
 
 S = TypeVar("S", bound="Spec")
 
@@ -67,8 +68,6 @@ class DataSpec(Spec):
     @field_validator("name")
     @classmethod
     def _known_dataset(cls, name: str) -> str:
-        from .data import DATASETS  # imported late: data registers itself on import
-
         DATASETS.get(name)
         return name
 
@@ -83,8 +82,6 @@ class ModelSpec(Spec):
     @field_validator("name")
     @classmethod
     def _known_model(cls, name: str) -> str:
-        from .models import MODELS
-
         MODELS.get(name)
         return name
 

@@ -4,16 +4,38 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import Tensor
 
-from ..errors import DataError
-from ..registry import Registry
+from ..errors import ConfigError, DataError
+from ..registry import DATASETS
 
-DATASETS: Registry = Registry("dataset")
 
 KINDS = ("signal", "image", "vector")
+
+
+def register_dataset(name: str, *, kind: str, description: str, flip: bool = True) -> Callable:
+    """Decorator: register a loader ``fn(spec: DataSpec) -> RawData`` under ``name``.
+
+    ``kind`` is the inputs' layout: ``signal`` (C x L), ``image`` (C x H x W), ``vector`` (D), or
+    ``any`` (decided by the spec's ``input_shape``); it chooses the augmentation of training batches
+    (images: padded random crop, and a horizontal flip unless ``flip=False``; signals: none but the
+    generator's own). The loader returns unsplit, unnormalised CPU tensors; prunebench carves the
+    validation split and normalises with training-part statistics."""
+    if kind not in (*KINDS, "any"):
+        raise ConfigError(f"register_dataset({name!r}): kind must be one of {', '.join((*KINDS, 'any'))}, got {kind!r}")
+    if not isinstance(description, str) or not description.strip():
+        raise ConfigError(f"register_dataset({name!r}): a description is required")
+
+    def decorator(fn: Callable) -> Callable:
+        if not callable(fn):
+            raise ConfigError(f"register_dataset({name!r}): {fn!r} is not callable")
+        DATASETS.add(name, fn, kind=kind, description=description, flip=bool(flip))
+        return fn
+
+    return decorator
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import DATASETS, RawData, as_labels, cache_dir
+from .base import register_dataset, RawData, as_labels, cache_dir
 
 
 def _reconstruct():
@@ -169,11 +169,11 @@ def load_cifar(data_dir: str | None, lay: CifarLayout) -> RawData:
     )
 
 
-@DATASETS.register("cifar10", kind="image", description="CIFAR-10 from the python batches you have (data_dir), 3x32x32, 10 classes")
+@register_dataset("cifar10", kind="image", description="CIFAR-10 from the python batches you have (data_dir), 3x32x32, 10 classes")
 def load_cifar10(spec) -> RawData:
     return load_cifar(spec.data_dir, CIFAR10)
 
 
-@DATASETS.register("cifar100", kind="image", description="CIFAR-100 from the python batches you have (data_dir), 3x32x32, 100 classes")
+@register_dataset("cifar100", kind="image", description="CIFAR-100 from the python batches you have (data_dir), 3x32x32, 100 classes")
 def load_cifar100(spec) -> RawData:
     return load_cifar(spec.data_dir, CIFAR100)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import DATASETS, RawData, as_labels, cache_dir
+from .base import register_dataset, RawData, as_labels, cache_dir
 
 FILES = {
     "train_x": "train-images-idx3-ubyte",
@@ -84,11 +84,11 @@ def load_idx(data_dir: str | None, name: str) -> RawData:
     )
 
 
-@DATASETS.register("mnist", kind="image", flip=False, description="MNIST from the IDX files you have (data_dir), 1x28x28, 10 classes")
+@register_dataset("mnist", kind="image", flip=False, description="MNIST from the IDX files you have (data_dir), 1x28x28, 10 classes")
 def load_mnist(spec) -> RawData:
     return load_idx(spec.data_dir, "mnist")
 
 
-@DATASETS.register("fashion-mnist", kind="image", description="Fashion-MNIST from the IDX files you have (data_dir), 1x28x28, 10 classes")
+@register_dataset("fashion-mnist", kind="image", description="Fashion-MNIST from the IDX files you have (data_dir), 1x28x28, 10 classes")
 def load_fashion_mnist(spec) -> RawData:
     return load_idx(spec.data_dir, "fashion-mnist")

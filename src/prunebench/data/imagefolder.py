@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import DATASETS, RawData, cache_dir
+from .base import register_dataset, RawData, cache_dir
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
 DEFAULT_SIZE = 64
@@ -73,7 +73,7 @@ def _load_split(items: list[tuple[Path, int]], size: int) -> tuple[np.ndarray, n
     return x, np.array([label for _, label in items], dtype=np.int64)
 
 
-@DATASETS.register("imagefolder", kind="image", description="class-per-folder image tree (train/, val/), e.g. ImageNet-100")
+@register_dataset("imagefolder", kind="image", description="class-per-folder image tree (train/, val/), e.g. ImageNet-100")
 def load_imagefolder(spec) -> RawData:
     if spec.data_dir is None:
         raise DataError("imagefolder needs data_dir: a folder with train/ and val/, one subfolder per class")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import DATASETS, RawData, as_labels, cache_dir
+from .base import register_dataset, RawData, as_labels, cache_dir
 
 _ARRAYS = ("x", "y", "x_test", "y_test")
 # Bump when the cached file layout changes, so stale caches are regenerated rather than misread.
@@ -94,7 +94,7 @@ def load_arrays(num_samples: int | None) -> tuple[dict[str, np.ndarray], bool]:
     return arrays, False
 
 
-@DATASETS.register("mnist1d", kind="signal", description="MNIST-1D, generated offline by the mnist1d package (the embedded default), 1x40, 10 classes")
+@register_dataset("mnist1d", kind="signal", description="MNIST-1D, generated offline by the mnist1d package (the embedded default), 1x40, 10 classes")
 def load_mnist1d(spec) -> RawData:
     if spec.num_samples is not None and spec.num_samples < 20:
         raise DataError(f"mnist1d: num_samples must be at least 20 (got {spec.num_samples})")

@@ -11,7 +11,7 @@ import math
 import torch
 
 from ..errors import DataError
-from .base import DATASETS, RawData
+from .base import register_dataset, RawData
 
 DEFAULT_SHAPE = (3, 8, 8)
 DEFAULT_CLASSES = 10
@@ -43,7 +43,7 @@ def make_synthetic(shape: tuple[int, ...], num_classes: int, n_train: int, seed:
     return RawData("synthetic", KIND_BY_RANK[len(shape)], num_classes, *parts)
 
 
-@DATASETS.register("synthetic", kind="any", description="Gaussian class clusters of any input_shape / num_classes, for tests and benchmarks")
+@register_dataset("synthetic", kind="any", description="Gaussian class clusters of any input_shape / num_classes, for tests and benchmarks")
 def load_synthetic(spec) -> RawData:
     shape = tuple(spec.input_shape) if spec.input_shape else DEFAULT_SHAPE
     return make_synthetic(shape, spec.num_classes or DEFAULT_CLASSES, spec.num_samples or DEFAULT_TRAIN,

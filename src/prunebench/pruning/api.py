@@ -1,5 +1,9 @@
 """``prune(model, spec)``: criterion -> ratio allocation -> plan -> apply -> checks -> report.
 
+Any ``nn.Module`` can be pruned: a model the registry built follows its family's layer convention;
+any other module gets the generic one (pruning/layers.py: the dependency graph says what is coupled,
+the last Conv/Linear layer is the protected output layer), and needs ``input_shape``.
+
 The dense model is never modified; the result holds a new module. Checks (on by default, cheap):
 the physically pruned model computes what the dense model with the same filters zeroed computes
 (eval mode, one random batch), something was removed, and params/MACs are recounted from the
@@ -18,10 +22,10 @@ from ..errors import PruneError
 from ..metrics import complexity as cx
 from . import ratios as _ratios
 from .criteria import criterion_from_spec
-from .layers import Layer, discover, family_of, input_shape_of, probe_shape
+from .layers import Layer, class_path, discover, family_of, input_shape_of, model_label, probe_shape
 from .masks import MaskSet, global_masks, layer_masks
 from .plan import FORMAT, MASKS_FILE, VERSION, dense_hash, removed_filters
-from .presets import PRESETS
+from ..registry import PRESETS
 from .scoring import lowest, score_layers
 from .spec import PruneSpec, parse_prune_arg
 from .structured import check_disjoint, check_equivalent, group_templates, masked_state, remove_filters
@@ -64,14 +68,15 @@ def _count_dense(model: nn.Module, shape: tuple[int, ...]) -> cx.Complexity:
 def _check_preset(spec: PruneSpec, model: nn.Module) -> None:
     if spec.preset is not None and spec.preset in PRESETS:
         models = PRESETS.get(spec.preset).models
-        if model.zoo_name not in models:
-            raise PruneError(f"preset {spec.preset!r} is written for {', '.join(models)}, not {model.zoo_name}")
+        if getattr(model, "zoo_name", None) not in models:
+            raise PruneError(f"preset {spec.preset!r} is written for {', '.join(models)}, not {model_label(model)}")
 
 
 def _plan_head(model: nn.Module, spec: PruneSpec, crit_cfg: dict, seed: int, shape: tuple[int, ...]) -> dict[str, Any]:
     return {
         "format": FORMAT, "version": VERSION, "granularity": spec.granularity,
-        "model": {"name": model.zoo_name, "args": dict(getattr(model, "zoo_args", {})), "family": family_of(model)},
+        "model": {"name": getattr(model, "zoo_name", None), "args": dict(getattr(model, "zoo_args", {})),
+                  "family": family_of(model), "class": class_path(model)},
         "input_shape": list(shape), "dense_sha256": dense_hash(model), "spec": spec.full_json(),
         "criterion": crit_cfg, "seed": int(seed),
     }
@@ -81,21 +86,22 @@ def prune(
     model: nn.Module, spec: Any, *, data: Any = None, seed: int = 0, check: bool = True,
     input_shape: tuple[int, ...] | None = None,
 ) -> PruneResult:
-    """Prune a zoo model by ``spec`` (PruneSpec, preset name, ratio string, float, ...).
+    """Prune ``model`` (any ``nn.Module``) by ``spec`` (PruneSpec, preset name, ratio string, float, ...).
 
     ``data``: (inputs, targets) batches for data-driven criteria (taylor). ``seed``: for random
-    criteria. ``input_shape``: per example, for counting MACs (default: the model's own)."""
+    criteria. ``input_shape``: one example's shape, for tracing and counting MACs (default: the
+    shape a registered model was built for; required for any other module)."""
     spec = as_spec(spec)
     _check_preset(spec, model)
     shape = tuple(input_shape) if input_shape is not None else input_shape_of(model)
     dense_comp = _count_dense(model, shape)
-    layers = discover(model, dense_comp, spec.granularity)
+    layers = discover(model, dense_comp, spec.granularity, probe_shape(model, shape))
     layer_ratios = _ratios.resolve(spec, layers, family_of(model))
     criterion = criterion_from_spec(spec)
     plan = _plan_head(model, spec, criterion.config(), seed, shape)
     targets = [l for l in layers if _ratios.n_removed(layer_ratios[l.name], _size(model, l, spec.granularity)) > 0]
     if not targets:
-        raise PruneError(f"pruning spec {spec.ratio!r} removes nothing from {model.zoo_name} (every ratio rounds to 0 filters)")
+        raise PruneError(f"pruning spec {spec.ratio!r} removes nothing from {model_label(model)} (every ratio rounds to 0 filters)")
     if spec.granularity == "filter":
         pshape = probe_shape(model, shape)
         templates = group_templates(model, [l.name for l in targets], pshape)

@@ -15,28 +15,50 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..errors import PruneError
-from ..registry import Registry
+from ..errors import ConfigError, PruneError
+from ..registry import CRITERIA
+
+
+#: What a criterion may declare it needs (``Criterion.needs``).
+NEEDS = ("weight", "grad", "bn", "data")
+GRANULARITIES = ("filter", "weight")
 
 
 @dataclass
 class ScoreInput:
-    """What a criterion may look at for one layer."""
+    """What a criterion sees for one layer. Fields a criterion did not declare in ``needs`` are None."""
 
-    name: str
+    name: str  # the layer's module name in the model
     weight: torch.Tensor  # detached; dim 0 = output filters/units
     seed: int  # derived from the prune seed and the layer name
-    grad: torch.Tensor | None = None  # dL/dw accumulated over the given batches (taylor)
-    bn: nn.Module | None = None  # the BatchNorm that normalises this layer's outputs (bn-scale)
+    grad: torch.Tensor | None = None  # "grad": dL/dw summed over the given batches (cross-entropy, train mode)
+    bn: nn.Module | None = None  # "bn": the BatchNorm that normalises this layer's outputs
     granularity: str = "filter"  # "filter": one score per output filter; "weight": one per element
+    module: nn.Module | None = None  # "data": the layer itself (read only)
+    model: nn.Module | None = None  # "data": the whole dense model (read only; a scratch copy)
+    batches: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # "data": the (inputs, targets) batches
 
 
 class Criterion:
+    """A pruning criterion: scores in, nothing else. Lower score = removed first.
+
+    Subclass it, set the class attributes, implement :meth:`score`, and decorate the class with
+    :func:`prunebench.register_criterion`:
+
+    * ``name``: the registry name (what a spec's ``criterion`` says);
+    * ``granularities``: ``("filter",)`` (one score per output filter), ``("weight",)`` (one per
+      weight element) or both;
+    * ``description``: the score in words (recorded in every plan);
+    * ``needs``: what :meth:`score` reads, from :data:`NEEDS` (``"weight"`` always; ``"grad"`` makes
+      the pruner compute dL/dw over a few training batches; ``"bn"`` passes the following BatchNorm;
+      ``"data"`` passes the batches, the layer and a scratch copy of the model);
+    * ``arg_names``: the keyword arguments a spec's ``criterion_args`` may set (``self.args``).
+    """
+
     name: ClassVar[str]
     granularities: ClassVar[tuple[str, ...]]
     description: ClassVar[str]
-    needs_data: ClassVar[bool] = False
-    needs_bn: ClassVar[bool] = False
+    needs: ClassVar[tuple[str, ...]] = ("weight",)
     arg_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **args: Any) -> None:
@@ -46,6 +68,11 @@ class Criterion:
             raise PruneError(f"criterion {self.name!r} has no argument {unknown[0]!r} (allowed: {allowed})")
         self.args = dict(args)
 
+    @classmethod
+    def needs_training_data(cls) -> bool:
+        """Whether scoring reads training batches (gradients or the data itself)."""
+        return "grad" in cls.needs or "data" in cls.needs
+
     def config(self) -> dict[str, Any]:
         """Everything needed to recompute the scores (recorded in the plan)."""
         return {"name": self.name, "args": dict(self.args), "score": self.description}
@@ -54,12 +81,33 @@ class Criterion:
         raise NotImplementedError
 
 
-CRITERIA: Registry[type[Criterion]] = Registry("criterion")
+def _check_criterion_class(cls: Any) -> None:
+    what = getattr(cls, "__name__", repr(cls))
+    if not (isinstance(cls, type) and issubclass(cls, Criterion)):
+        raise ConfigError(f"register_criterion: {what} is not a subclass of prunebench.Criterion")
+    for attr in ("name", "description"):
+        if not isinstance(getattr(cls, attr, None), str) or not getattr(cls, attr).strip():
+            raise ConfigError(f"criterion class {what}: class attribute {attr!r} must be a non-empty string")
+    grans = getattr(cls, "granularities", None)
+    if not isinstance(grans, tuple) or not grans or not set(grans) <= set(GRANULARITIES):
+        raise ConfigError(f"criterion {cls.name!r}: granularities must be a non-empty tuple of {GRANULARITIES}, got {grans!r}")
+    if not isinstance(cls.needs, tuple) or not set(cls.needs) <= set(NEEDS) or "weight" not in cls.needs:
+        raise ConfigError(f"criterion {cls.name!r}: needs must be a tuple of {NEEDS} including 'weight', got {cls.needs!r}")
+    if cls.score is Criterion.score:
+        raise ConfigError(f"criterion {cls.name!r}: {what} does not implement score()")
 
 
-def _register(cls: type[Criterion]) -> type[Criterion]:
-    CRITERIA.add(cls.name, cls, granularities=cls.granularities, description=cls.description)
-    return cls
+def register_criterion(cls: type[Criterion] | None = None):
+    """Class decorator: register a :class:`Criterion` subclass under its ``name``.
+
+    Usable bare (``@register_criterion``) or called (``@register_criterion()``)."""
+
+    def decorator(c: type[Criterion]) -> type[Criterion]:
+        _check_criterion_class(c)
+        CRITERIA.add(c.name, c, granularities=c.granularities, description=c.description, needs=c.needs)
+        return c
+
+    return decorator if cls is None else decorator(cls)
 
 
 def layer_seed(seed: int, layer: str) -> int:
@@ -73,7 +121,7 @@ def _per_filter(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0], -1)
 
 
-@_register
+@register_criterion
 class L1(Criterion):
     name, granularities = "l1", ("filter",)
     description = "sum of |w| over in-channels x kernel of each output filter (Li et al. 2017)"
@@ -82,7 +130,7 @@ class L1(Criterion):
         return _per_filter(inp.weight).abs().sum(1)
 
 
-@_register
+@register_criterion
 class L2(Criterion):
     name, granularities = "l2", ("filter",)
     description = "sqrt of the sum of w^2 over in-channels x kernel of each output filter"
@@ -91,7 +139,7 @@ class L2(Criterion):
         return _per_filter(inp.weight).pow(2).sum(1).sqrt()
 
 
-@_register
+@register_criterion
 class Random(Criterion):
     name, granularities = "random", ("filter", "weight")
     description = "uniform random scores from a torch.Generator seeded per layer from the prune seed"
@@ -102,11 +150,11 @@ class Random(Criterion):
         return torch.rand(shape, generator=gen, dtype=torch.float64)
 
 
-@_register
+@register_criterion
 class Taylor(Criterion):
     name, granularities = "taylor", ("filter",)
     description = "|sum over each output filter of w * dL/dw|, dL/dw summed over the given batches (cross-entropy, train mode)"
-    needs_data = True
+    needs = ("weight", "grad")
 
     def score(self, inp: ScoreInput) -> torch.Tensor:
         if inp.grad is None:
@@ -114,11 +162,11 @@ class Taylor(Criterion):
         return _per_filter(inp.weight * inp.grad).sum(1).abs()
 
 
-@_register
+@register_criterion
 class BNScale(Criterion):
     name, granularities = "bn-scale", ("filter",)
     description = "|gamma| of the BatchNorm that follows each filter (network slimming)"
-    needs_bn = True
+    needs = ("weight", "bn")
 
     def score(self, inp: ScoreInput) -> torch.Tensor:
         if inp.bn is None or getattr(inp.bn, "weight", None) is None:
@@ -126,7 +174,7 @@ class BNScale(Criterion):
         return inp.bn.weight.detach().abs()
 
 
-@_register
+@register_criterion
 class Magnitude(Criterion):
     name, granularities = "magnitude", ("weight",)
     description = "|w| of each weight"
@@ -137,9 +185,9 @@ class Magnitude(Criterion):
 
 def criterion_from_spec(spec: Any) -> Criterion:
     """Instantiate the spec's criterion, checking its arguments and that it fits the granularity."""
-    cls = CRITERIA.get(spec.criterion) if spec.criterion in CRITERIA else None
-    if cls is None:
+    if spec.criterion not in CRITERIA:
         raise PruneError(f"unknown criterion {spec.criterion!r}; valid: {', '.join(CRITERIA.names())}")
+    cls = CRITERIA.get(spec.criterion)
     if spec.granularity not in cls.granularities:
         others = [n for n in CRITERIA.names() if spec.granularity in CRITERIA.get(n).granularities]
         raise PruneError(

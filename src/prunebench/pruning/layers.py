@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import PruneError
 from ..metrics.complexity import COUNTED, Complexity
+from .structured import coupled_roots
 
 SIDE_PATTERNS = ("*shortcut*", "*downsample*")
 
@@ -71,7 +72,10 @@ class Convention:
     probe_size: int | None = None  # cap on H, W for structural probing forwards (not for counting)
 
 
-#: Classic filter-pruning conventions by model family (paper-notes section 6).
+GENERIC = "generic"
+
+#: Classic filter-pruning conventions by model family (paper-notes section 6); any other model
+#: (``generic``) gets its roles from the dependency graph (see ``_generic_layers``).
 CONVENTIONS: dict[str, Convention] = {
     "mlp": Convention(default=_everything, first="default", stages=False),
     "cnn1d": Convention(default=_everything, first="default", stages=False),
@@ -83,27 +87,41 @@ CONVENTIONS: dict[str, Convention] = {
 
 
 def family_of(model: nn.Module) -> str:
-    from ..models import model_info
+    """The layer convention of ``model``: its registered family, or ``generic`` for any module the
+    registry did not build (and for registered models that declare none)."""
+    family = getattr(model, "zoo_family", None)
+    if family is None and getattr(model, "zoo_name", None) is not None:
+        from ..registry import MODELS
 
-    name = getattr(model, "zoo_name", None)
-    if name is None:
-        raise PruneError(f"{type(model).__name__} is not a zoo model (no zoo_name); build it with prunebench.models.build_model")
-    return model_info(name)["family"]
+        family = MODELS.meta(model.zoo_name)["family"] if model.zoo_name in MODELS else None
+    return family if family in CONVENTIONS else GENERIC
+
+
+def model_label(model: nn.Module) -> str:
+    """How messages name a model: its registry name, else its class's full import path."""
+    return getattr(model, "zoo_name", None) or class_path(model)
+
+
+def class_path(model: nn.Module) -> str:
+    return f"{type(model).__module__}.{type(model).__qualname__}"
 
 
 def input_shape_of(model: nn.Module) -> tuple[int, ...]:
     args = getattr(model, "zoo_args", None) or {}
-    if "input_shape" not in args:
-        from ..models import model_info
+    if "input_shape" in args:
+        return tuple(int(s) for s in args["input_shape"])
+    if getattr(model, "zoo_name", None) is not None:
+        from ..registry import MODELS
 
-        return tuple(model_info(model.zoo_name)["input_shape"])
-    return tuple(int(s) for s in args["input_shape"])
+        return tuple(MODELS.meta(model.zoo_name)["input_shape"])
+    raise PruneError(f"{class_path(model)} was not built by prunebench: pass input_shape= (one example's shape, e.g. (3, 32, 32))")
 
 
 def probe_shape(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, ...]:
     """The input shape for structural forwards (tracing, checks): the real one, except that
     ImageNet ResNets (global average pooling) are probed at 64x64 to keep it cheap."""
-    cap = CONVENTIONS[family_of(model)].probe_size
+    family = family_of(model)
+    cap = CONVENTIONS[family].probe_size if family != GENERIC else None
     if cap is None or len(input_shape) < 3:
         return tuple(input_shape)
     return (input_shape[0], *(min(s, cap) for s in input_shape[1:]))
@@ -118,15 +136,17 @@ def _stage(name: str, is_last: bool, n_stages: int) -> int:
     return 0
 
 
-def discover(model: nn.Module, comp: Complexity, granularity: str = "filter") -> list[Layer]:
-    """The Conv/Linear layers of ``model`` in forward order (from a complexity count), with roles."""
-    conv = CONVENTIONS[family_of(model)]
-    seen: set[str] = set()
-    ordered = []
-    for c in comp.layers:
-        if c.name not in seen and isinstance(model.get_submodule(c.name), COUNTED):
-            seen.add(c.name)
-            ordered.append(c)
+def discover(model: nn.Module, comp: Complexity, granularity: str = "filter",
+             shape: tuple[int, ...] | None = None) -> list[Layer]:
+    """The Conv/Linear layers of ``model`` in forward order (from a complexity count), with roles.
+
+    A zoo family's convention decides the roles of its models; any other module gets the generic
+    convention (``shape``, one example's input shape, is then needed to trace it)."""
+    ordered = _forward_order(model, comp)
+    family = family_of(model)
+    if family == GENERIC:
+        return _generic_layers(model, ordered, granularity, shape)
+    conv = CONVENTIONS[family]
     n_stages = sum(1 for n, _ in model.named_children() if n.startswith("layer") and n[5:].isdigit())
     layers, index = [], 0
     for pos, c in enumerate(ordered):
@@ -136,6 +156,36 @@ def discover(model: nn.Module, comp: Complexity, granularity: str = "filter") ->
         stage = _stage(c.name, is_last, n_stages) if conv.stages else None
         layers.append(Layer(c.name, None if side else index, c.kind, c.out_width, role, stage))
         index += 0 if side else 1
+    return layers
+
+
+def _forward_order(model: nn.Module, comp: Complexity) -> list:
+    seen: set[str] = set()
+    ordered = []
+    for c in comp.layers:
+        if c.name not in seen and isinstance(model.get_submodule(c.name), COUNTED):
+            seen.add(c.name)
+            ordered.append(c)
+    return ordered
+
+
+def _generic_layers(model: nn.Module, ordered: list, granularity: str, shape: tuple[int, ...] | None) -> list[Layer]:
+    """The generic convention, from Torch-Pruning's dependency graph: every Conv/Linear layer is
+    numbered in forward order; the last one (the output layer) is never filter-pruned; a layer whose
+    output channels are coupled to another layer's (a residual sum, a depthwise conv) is pruned only
+    when a pattern or an index names it, and then with its whole group; one that cannot be traced
+    through is never pruned."""
+    if granularity == "weight":
+        return [Layer(c.name, i, c.kind, c.out_width, "explicit" if i == len(ordered) - 1 else "default", None)
+                for i, c in enumerate(ordered)]
+    if shape is None:
+        raise PruneError(f"{class_path(model)}: pruning a model prunebench did not build needs its input_shape")
+    state = coupled_roots(model, [c.name for c in ordered[:-1]], tuple(shape))
+    layers = []
+    for i, c in enumerate(ordered):
+        s = state.get(c.name)  # None (alone), "coupled" or "untraceable"
+        role = "never" if i == len(ordered) - 1 or s == "untraceable" else "explicit" if s == "coupled" else "default"
+        layers.append(Layer(c.name, i, c.kind, c.out_width, role, None))
     return layers
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..registry import Registry
+from ..registry import PRESETS
 from .spec import PruneSpec
 
 
@@ -24,7 +24,6 @@ class Preset:
     description: str
 
 
-PRESETS: Registry[Preset] = Registry("pruning preset")
 
 
 def _li(number: int) -> int:

@@ -19,12 +19,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..registry import Registry
+from ..registry import REINITS
 
 #: A re-initialiser mutates the model in place: fn(model, seed=..., gain=...).
 Reinit = Callable[..., None]
 
-REINITS: Registry[Reinit] = Registry("reinit")
 
 # Layers whose weight OrthP orthogonalises: the first dimension is always the output units.
 _ORTH_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)

@@ -28,12 +28,12 @@ def batches(data: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return out
 
 
-def taylor_grads(model: nn.Module, names: Iterable[str], data: Any) -> dict[str, torch.Tensor]:
+def taylor_grads(model: nn.Module, names: Iterable[str], data: Any, who: str = "taylor") -> dict[str, torch.Tensor]:
     """dL/dw of each named layer, cross-entropy summed over the batches, on a scratch copy in train
     mode (so the caller's weights, BN statistics and grads stay as they were)."""
     pairs = batches(data)
     if not pairs:
-        raise PruneError("criterion 'taylor' needs data: a few training batches as (inputs, targets) tensors")
+        raise PruneError(f"criterion {who!r} needs data: a few training batches as (inputs, targets) tensors")
     scratch = copy.deepcopy(model).train()
     for p in scratch.parameters():
         p.requires_grad_(True)
@@ -55,7 +55,14 @@ def score_layers(
     model: nn.Module, names: list[str], criterion: Criterion, *, granularity: str, seed: int,
     data: Any = None, templates: dict[str, tuple[Item, ...]] | None = None,
 ) -> dict[str, torch.Tensor]:
-    grads = taylor_grads(model, names, data) if criterion.needs_data else {}
+    """One finite score per filter (or weight) of each named layer, fed what the criterion declared
+    in ``needs``; anything else it returns is a PruneError naming the criterion and the layer."""
+    needs = set(criterion.needs)
+    grads = taylor_grads(model, names, data, criterion.name) if "grad" in needs else {}
+    pairs = batches(data) if "data" in needs else None
+    if "data" in needs and not pairs:
+        raise PruneError(f"criterion {criterion.name!r} needs data: a few training batches as (inputs, targets) tensors")
+    scratch = copy.deepcopy(model) if "data" in needs else None
     scores = {}
     for name in names:
         inp = ScoreInput(
@@ -63,10 +70,13 @@ def score_layers(
             weight=model.get_submodule(name).weight.detach(),
             seed=layer_seed(seed, name),
             grad=grads.get(name),
-            bn=_following_bn(model, templates[name]) if criterion.needs_bn and templates else None,
+            bn=_following_bn(model, templates[name]) if "bn" in needs and templates else None,
             granularity=granularity,
+            module=scratch.get_submodule(name) if scratch is not None else None,
+            model=scratch,
+            batches=pairs,
         )
-        s = criterion.score(inp).detach().to("cpu", torch.float64)
+        s = torch.as_tensor(criterion.score(inp)).detach().to("cpu", torch.float64)
         want = inp.weight.shape if granularity == "weight" else inp.weight.shape[:1]
         if s.shape != want:
             raise PruneError(f"criterion {criterion.name!r} gave scores of shape {tuple(s.shape)} for {name}, want {tuple(want)}")

@@ -178,7 +178,7 @@ class PruneSpec(Spec):
 def parse_prune_arg(text: str, **fields: Any) -> PruneSpec:
     """The CLI's ``--prune``: a preset name, or a ratio in any string form. ``fields`` (criterion,
     granularity, scope, skip, ...) override the preset's or fill in the spec."""
-    from .presets import PRESETS
+    from ..registry import PRESETS
 
     name = text.strip()
     fields = {k: v for k, v in fields.items() if v is not None}

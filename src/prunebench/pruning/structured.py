@@ -49,8 +49,11 @@ _CACHE: dict[tuple, dict[str, tuple[Item, ...]]] = {}
 
 
 def architecture_key(model: nn.Module, shape: tuple[int, ...]) -> tuple:
+    """What a traced structure depends on: the class's full import path (two user classes called
+    ``Net`` in different modules are different architectures), the input shape and every tensor's
+    name and shape."""
     tensors = tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
-    return (type(model).__qualname__, tuple(shape), tensors)
+    return (f"{type(model).__module__}.{type(model).__qualname__}", tuple(shape), tensors)
 
 
 def _op(module: nn.Module, is_out: bool) -> str | None:
@@ -80,8 +83,9 @@ def _template(dg: tp.DependencyGraph, names: dict, root: nn.Module) -> tuple[Ite
     return tuple(items)
 
 
-def group_templates(model: nn.Module, roots: list[str], shape: tuple[int, ...]) -> dict[str, tuple[Item, ...]]:
-    """The coupled-parameter templates of ``roots``, traced once per architecture."""
+def _traced(model: nn.Module, roots: list[str], shape: tuple[int, ...]) -> dict[str, tuple[Item, ...] | PruneError]:
+    """Templates of ``roots`` (or the PruneError that tracing one of them raised), cached per
+    architecture: each architecture is traced at most once per set of new roots."""
     key = architecture_key(model, shape)
     cached = _CACHE.setdefault(key, {})
     missing = [r for r in roots if r not in cached]
@@ -90,11 +94,41 @@ def group_templates(model: nn.Module, roots: list[str], shape: tuple[int, ...]) 
         # the caller's BN statistics.
         traced = copy.deepcopy(model).eval()
         example = torch.zeros((2, *shape), device=next(traced.parameters()).device)
-        dg = tp.DependencyGraph().build_dependency(traced, example_inputs=example, verbose=False)
+        try:
+            dg = tp.DependencyGraph().build_dependency(traced, example_inputs=example, verbose=False)
+        except Exception as err:
+            raise PruneError(f"cannot trace {key[0]} with input shape {list(shape)}: {type(err).__name__}: "
+                             f"{str(err).splitlines()[0] if str(err) else ''}") from None
         names = {m: n for n, m in traced.named_modules()}
         for r in missing:
-            cached[r] = _template(dg, names, traced.get_submodule(r))
+            try:
+                cached[r] = _template(dg, names, traced.get_submodule(r))
+            except PruneError as err:
+                cached[r] = err
     return {r: cached[r] for r in roots}
+
+
+def group_templates(model: nn.Module, roots: list[str], shape: tuple[int, ...]) -> dict[str, tuple[Item, ...]]:
+    """The coupled-parameter templates of ``roots``, traced once per architecture."""
+    out = {}
+    for r, t in _traced(model, roots, shape).items():
+        if isinstance(t, PruneError):
+            raise t
+        out[r] = t
+    return out
+
+
+def coupled_roots(model: nn.Module, roots: list[str], shape: tuple[int, ...]) -> dict[str, str | None]:
+    """Per root: None when its output channels can be removed alone, ``"coupled"`` when they are
+    tied to another layer's outputs (removing them removes that layer's too), ``"untraceable"`` when
+    a module in its group cannot be pruned."""
+    out: dict[str, str | None] = {}
+    for r, t in _traced(model, roots, shape).items():
+        if isinstance(t, PruneError):
+            out[r] = "untraceable"
+        else:
+            out[r] = "coupled" if any(it.op.endswith("-out") and it.module != r for it in t) else None
+    return out
 
 
 def _selected(item: Item, removed: set[int]) -> list[int]:

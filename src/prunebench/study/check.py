@@ -16,7 +16,7 @@ from typing import Any
 from ..config import TrainSpec
 from ..errors import ConfigError, PrunebenchError
 
-# A criterion that needs training data to score (``needs_data``) is swapped, for the dry run only,
+# A criterion that needs training data to score (``needs`` grad or data) is swapped, for the dry run only,
 # for a data-free one of the same granularity: the structure, not the scores, is what is checked.
 _DATA_FREE = {"filter": "l1", "weight": "magnitude"}
 
@@ -28,7 +28,7 @@ def _prune_counts(model_json: str, prune_json: str) -> tuple[int, int]:
     from ..pruning import CRITERIA, PruneSpec, prune
 
     model_spec, prune_spec = json.loads(model_json), PruneSpec.model_validate(json.loads(prune_json))
-    if CRITERIA.get(prune_spec.criterion).needs_data:
+    if CRITERIA.get(prune_spec.criterion).needs_training_data():
         prune_spec = prune_spec.model_copy(update={"criterion": _DATA_FREE[prune_spec.granularity], "criterion_args": {}})
     model = build_model(model_spec["name"], seed=0, **model_spec.get("args", {}))
     report = prune(model, prune_spec, check=False).report

@@ -54,7 +54,7 @@ def prune_fields(arm: ArmSpec, ratio: float) -> dict[str, Any]:
     if prune is None:
         return {"ratio": ratio, "criterion": arm.criterion}
     if isinstance(prune, str) and PLACEHOLDER not in prune:
-        from ..pruning.presets import PRESETS
+        from ..registry import PRESETS
 
         if prune.strip() in PRESETS:
             fields = PRESETS.get(prune.strip()).spec.model_dump(mode="json", exclude_defaults=True)
