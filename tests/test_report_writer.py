@@ -38,6 +38,7 @@ def full_rows():
                                 jsv_mean_start=0.2, jsv_mean_end=0.7, params=1000, macs=50000,
                                 dense_params=2000, dense_macs=100000, sparsity=0.5, speedup=2.0, epochs=6,
                                 lr_schedule=LRS[arm], regime="scratch-e" if arm == "scratch" else "retrain",
+                                fresh_start=arm == "scratch",
                                 criterion=None if arm == "scratch" else "l1",
                                 converged_at_first_decay=not (arm == "l1-lr0.001" and seed < 2),
                                 history=history(a - drop, LRS[arm])))

@@ -23,7 +23,7 @@ from ..rng import derive_seed
 from ..train.loop import resolve_device
 from ..train.run import partial_dir, place_model, run_training, summarize, train_dense
 from .callbacks import JSVCallback, MaskCallback, jsv_inputs
-from .regimes import RegimeContext, Resolved, resolve, snapshot_epochs
+from .regimes import RegimeContext, Resolved, get_regime, resolve
 from .spec import PipelineSpec
 
 
@@ -65,36 +65,40 @@ def _snapshot_model(base: Path, dense: torch.nn.Module, epoch: int) -> torch.nn.
     return model
 
 
-def _prune_stage(spec: PipelineSpec, base: Path, dense: torch.nn.Module, data: Any,
-                 at_epoch: int | None = None) -> tuple[Any, torch.nn.Module]:
-    """Score and prune (at base epoch ``at_epoch`` for PxFy); for weight rewinding, the kept weights
-    are then taken from the snapshot."""
-    from ..pruning import apply_filter_plan, prune
+def _weights_at(base: Path, dense: torch.nn.Module, epoch: int | None) -> torch.nn.Module:
+    """The dense model with its final weights (``epoch`` None) or those of a base snapshot."""
+    return dense if epoch is None else _snapshot_model(base, dense, epoch)
 
-    snaps = snapshot_epochs(spec.regime)
-    scoring = dense
-    if spec.regime.name == "pxfy":
-        scoring = _snapshot_model(base, dense, spec.regime.prune_epoch if at_epoch is None else at_epoch)
+
+def _score(spec: PipelineSpec, base: Path, dense: torch.nn.Module, data: Any, epoch: int | None) -> Any:
+    """Score and prune the base model's weights at ``epoch`` (None: the final weights)."""
+    from ..pruning import prune
+
     batches = (data.train_x[:512].cpu(), data.train_y[:512].cpu())
-    result = prune(scoring.cpu(), spec.prune, data=batches, seed=derive_seed(spec.seed, "criterion"))
-    pruned = result.model
-    if spec.regime.name == "weight-rewind" and snaps:
-        # The scores came from the final weights; the kept weights are reset to their epoch-k values.
-        rewound = _snapshot_model(base, dense, next(iter(snaps)))
-        if result.masks is None:
-            pruned = apply_filter_plan(rewound, result.plan, check=True)
-        else:
-            pruned = result.masks.attach(result.masks.apply_(rewound))
-    return result, pruned
+    return prune(_weights_at(base, dense, epoch).cpu(), spec.prune, data=batches, seed=derive_seed(spec.seed, "criterion"))
+
+
+def _kept_weights(result: Any, base: Path, dense: torch.nn.Module, resolved: Resolved) -> torch.nn.Module:
+    """The pruned model whose kept weights come from where the regime said: those that were scored,
+    or another base epoch's (weight rewinding: scores from the final weights, weights from epoch k)."""
+    keep_from = resolved.snapshot_epoch if resolved.start == "snapshot" else None
+    if resolved.fresh or keep_from == resolved.score_epoch:
+        return result.model
+    from ..pruning import apply_filter_plan
+
+    source = _weights_at(base, dense, keep_from)
+    if result.masks is None:
+        return apply_filter_plan(source, result.plan, check=True)
+    return result.masks.attach(result.masks.apply_(source))
 
 
 def _reinit(spec: PipelineSpec, resolved: Resolved, model: torch.nn.Module) -> str:
     from ..pruning.reinit import apply_reinit
 
     name = spec.reinit
-    if resolved.start == "fresh":
+    if resolved.fresh:
         if name == "orthp":
-            raise ConfigError("scratch regimes start from a fresh init; reinit 'orthp' does not apply (use keep or fresh)")
+            raise ConfigError(f"regime {spec.regime.name!r} starts from a fresh init; reinit 'orthp' does not apply (use keep or fresh)")
         name = "fresh"
     apply_reinit(name, model, seed=derive_seed(spec.seed, "reinit"))
     return name
@@ -103,7 +107,7 @@ def _reinit(spec: PipelineSpec, resolved: Resolved, model: torch.nn.Module) -> s
 def fairness_fields(spec: PipelineSpec, resolved: Resolved, base_id: str, report: dict[str, Any]) -> dict[str, Any]:
     """The columns the comparison-setup audit compares (see prunebench.fairness)."""
     retrain = resolved.retrain
-    fresh = resolved.start == "fresh"
+    fresh = resolved.fresh
     base_recipe = spec.base.train
     pre = resolved.pretrain_epochs
     return {
@@ -152,13 +156,15 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
 
     data = load_data(spec.data)
     dense, base_md = load_model(base)
-    prune_result, model = _prune_stage(spec, base, dense, data)
+    first = get_regime(spec.regime.name).score_epoch(spec.regime)
+    prune_result = _score(spec, base, dense, data, first)
     report = dict(prune_result.report)
     ctx = RegimeContext(_base_recipe(base_md.spec), report["dense_macs"], report["macs"], spec.seed)
     resolved = resolve(spec.regime, ctx)
-    if spec.regime.name == "pxfy" and resolved.snapshot_epoch != spec.regime.prune_epoch:  # squeezed
-        prune_result, model = _prune_stage(spec, base, dense, data, at_epoch=resolved.snapshot_epoch)
+    if resolved.score_epoch != first:  # the epoch to score at depends on the pruned MACs (PxFy squeeze)
+        prune_result = _score(spec, base, dense, data, resolved.score_epoch)
         report = dict(prune_result.report)
+    model = _kept_weights(prune_result, base, dense, resolved)
     reinit = _reinit(spec, resolved, model)
     data = data.to(device)
     model = place_model(model, device, spec.model.channels_last)
@@ -182,7 +188,8 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     result["reinit"] = reinit
     result["fairness"] = fairness_fields(spec, resolved, _base_identity(spec, base), report)
     stored = {"run_id": run_id, **spec.full_json(), "resolved": {"start": resolved.start, "snapshot_epoch": resolved.snapshot_epoch,
-              "retrain": resolved.retrain.full_json(), "pretrain_epochs": resolved.pretrain_epochs}}
+              "score_epoch": resolved.score_epoch, "retrain": resolved.retrain.full_json(),
+              "pretrain_epochs": resolved.pretrain_epochs}}
     tensors = {"masks.safetensors": masks.to_tensors()} if masks is not None else None
     write_model_dir(out, model, info=dict(base_md.info), spec=stored, history=outcome.history, result=result,
                     plan=prune_result.plan, tensors=tensors)

@@ -1,13 +1,15 @@
 """Specs of one pipeline run: base model -> prune -> reinit -> retrain under a regime."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from .. import schedule as sched
 from ..config import DataSpec, ModelSpec, Spec, TrainRunSpec, TrainSpec
 from ..pruning.spec import PruneSpec
+from ..registry import REGIMES
+from .regimes.base import DEFAULT_REGIME, get_regime
 
 REINIT_NAMES = ("keep", "fresh", "orthp")
 
@@ -27,10 +29,11 @@ class BaseSpec(Spec):
 
 
 class RegimeSpec(Spec):
-    """A retraining regime and its parameters (see pipeline/regimes.py for what each one does).
-    Optimizer settings left out are taken from the base recipe; the resolved recipe is stored."""
+    """A retraining regime and its parameters (see pipeline/regimes/ for what each one does).
+    Optimizer settings left out are taken from the base recipe; the resolved recipe is stored.
+    ``args`` holds a plug-in regime's own parameters (validated by the regime's ``Args``)."""
 
-    name: str = "retrain"
+    name: str = DEFAULT_REGIME
     epochs: int | None = Field(default=None, ge=0)
     lr_schedule: str | None = None
     lr: float | None = Field(default=None, gt=0)
@@ -44,12 +47,11 @@ class RegimeSpec(Spec):
     momentum: float | None = Field(default=None, ge=0, lt=1)
     nesterov: bool | None = None
     weight_decay: float | None = Field(default=None, ge=0)
+    args: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
-        from .regimes import REGIMES
-
         REGIMES.get(name)
         return name
 
@@ -62,6 +64,7 @@ class RegimeSpec(Spec):
     def _one_schedule(self) -> "RegimeSpec":
         if self.lr_schedule is not None and self.lr is not None:
             raise ValueError("give lr_schedule or lr (derive by the rules), not both")
+        get_regime(self.name).check(self)
         return self
 
 

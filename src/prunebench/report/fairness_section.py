@@ -120,8 +120,9 @@ def _schedules(rows: Sequence[dict], arm: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(found))
 
 
-def _is_scratch(rows: Sequence[dict], arm: str) -> bool:
-    return any("scratch" in str(r.get("regime") or "") for r in rows if r["arm"] == arm)
+def _starts_fresh(rows: Sequence[dict], arm: str) -> bool:
+    """Whether an arm trains from a fresh init (scratch-style), as its finished runs recorded."""
+    return any(r.get("fresh_start") for r in rows if r["arm"] == arm)
 
 
 def _final_lrs(sched: tuple[tuple[str, str], ...]) -> set[float]:
@@ -144,7 +145,7 @@ def _schedule_recs(rows: Sequence[dict], arms: Sequence[str]) -> list[str]:
         sa, sb = _schedules(rows, a), _schedules(rows, b)
         if not sa or not sb or sa == sb:
             continue
-        if _is_scratch(rows, a) or _is_scratch(rows, b):
+        if _starts_fresh(rows, a) or _starts_fresh(rows, b):
             fa, fb = _final_lrs(sa), _final_lrs(sb)
             if fa and fb and fa != fb:
                 out.append(f"arms {a} and {b} compare pruning with scratch training at different final LRs "

@@ -46,8 +46,8 @@ def check_run(spec: Any, base_recipe: TrainSpec | None, where: str) -> None:
     except PrunebenchError as err:
         msg = str(err).splitlines()[0]
         raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
-    if resolved.start == "fresh" and spec.reinit == "orthp":
-        raise ConfigError(f"{where}: scratch regimes start from a fresh init; reinit 'orthp' does not apply (use keep or fresh)")
+    if resolved.fresh and spec.reinit == "orthp":
+        raise ConfigError(f"{where}: regime {spec.regime.name!r} starts from a fresh init; reinit 'orthp' does not apply (use keep or fresh)")
 
 
 def external_base(path: Path, where: str) -> tuple[dict[str, Any], TrainSpec | None]:

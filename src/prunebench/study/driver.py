@@ -29,6 +29,7 @@ from .provenance import run_provenance
 from .spec import load_study
 from .store import Store, db_path
 from .worker import finished_outcome
+from ..pipeline.regimes import estimated_epochs
 
 
 def check_target(out: Path, name: str) -> None:
@@ -247,18 +248,6 @@ class Scheduler:
                 self._push(dep)
             else:
                 self._finish(dep, {"status": "failed", "error": f"base model {row['run_id']} {outcome['status']}"}, None)
-
-
-def estimated_epochs(spec: dict[str, Any]) -> int:
-    """A rough cost of a run for ordering only: its training epochs (scratch: pretraining + retraining)."""
-    if "train" in spec:  # a base run
-        return int(spec["train"].get("epochs") or 0)
-    regime = spec.get("regime") or {}
-    base = ((spec.get("base") or {}).get("train") or {}).get("epochs") or 0
-    epochs = regime.get("epochs") or 0
-    if str(regime.get("name", "")).startswith("scratch"):
-        return int(base) + int(epochs)
-    return int(epochs or base)
 
 
 def _outcome_of(fut: Future, row: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -33,6 +33,8 @@ def run_row(row: dict[str, Any]) -> dict[str, Any]:
     out.update({k: result.get(k) for k in RESULT_FIELDS})
     out["lr_schedule"] = fair.get("retrain_lr") or regime.get("lr_schedule")
     out["regime"] = meta.get("regime") or regime.get("name")
+    # Whether the run trained from a fresh init (its regime said so when it resolved; unknown until done).
+    out["fresh_start"] = (fair.get("base") == "fresh-init") if fair else None
     out["reinit"] = result.get("reinit") or meta.get("reinit")
     out["criterion"] = meta.get("criterion")
     out["history"] = list(row.get("history") or [])
