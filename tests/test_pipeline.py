@@ -134,7 +134,7 @@ def test_unstructured_masks_stay_zero_through_retraining(tmp_path):
     spec = pipeline_spec(prune={"ratio": 0.7, "granularity": "weight", "criterion": "magnitude"},
                          regime={"name": "retrain", "epochs": 2, "lr_schedule": "0:0.05"})
     run(spec, tmp_path)
-    from prunebench.artifacts import load_model
+    from prunebench.loading import load_model
     from prunebench.pruning import masks_of
 
     model, _ = load_model(tmp_path / "out")
@@ -170,7 +170,7 @@ def test_orthp_gives_mean_jsv_one_on_pruned_mlp7_linear():
 
 
 def test_mean_jsv_falls_with_the_pruning_ratio_on_trained_mlp7_linear(tmp_path):
-    from prunebench.artifacts import load_model
+    from prunebench.loading import load_model
     from prunebench.config import TrainRunSpec
     from prunebench.pruning import prune
     from prunebench.train.run import train_dense
@@ -188,7 +188,7 @@ def test_mean_jsv_falls_with_the_pruning_ratio_on_trained_mlp7_linear(tmp_path):
 
 
 def test_jsv_cli_matches_a_brute_force_reference(tmp_path, capsys):
-    from prunebench.artifacts import load_model
+    from prunebench.loading import load_model
     from prunebench.config import TrainRunSpec
     from prunebench.data import load_data
     from prunebench.pipeline.callbacks import jsv_inputs
@@ -235,7 +235,7 @@ def test_orthp_on_a_masked_model_keeps_the_masked_weights_at_zero(tmp_path):
     spec = pipeline_spec(prune={"ratio": 0.6, "granularity": "weight", "criterion": "magnitude"}, reinit="orthp",
                          regime={"name": "retrain", "epochs": 0, "lr_schedule": "0:0.01"})
     result = run(spec, tmp_path)
-    from prunebench.artifacts import load_model
+    from prunebench.loading import load_model
     from prunebench.pruning import masks_of
 
     model, _ = load_model(tmp_path / "out")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import prunebench.cli as cli
-from prunebench import artifacts
+from prunebench import artifacts, loading
 from prunebench.models import build_model
 
 
@@ -60,11 +60,11 @@ def test_prune_writes_a_loadable_dir_and_replay_matches(dense_dir, tmp_path, cap
                      "--out", str(out), "--json"]) == 0
     res = _json(capsys)
     assert res["sparsity"] > 0.3 and res["speedup"] > 1.5 and len(res["dense_sha256"]) == 16
-    model, md = artifacts.load_model(out)  # rebuilt through pruning.plan.restructure
+    model, md = loading.load_model(out)  # rebuilt through pruning.replaying.restructure
     assert model.layer1[0].conv1.out_channels == 8 and md.plan["granularity"] == "filter"
     assert md.info["name"] == "resnet20"
     assert cli.main(["replay", "--plan", str(out / "plan.json"), "--model-dir", str(dense_dir), "--out", str(tmp_path / "re")]) == 0
-    again, _ = artifacts.load_model(tmp_path / "re")
+    again, _ = loading.load_model(tmp_path / "re")
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
     capsys.readouterr()
     assert cli.main(["inspect", "--model-dir", str(out), "--json", "--latency"]) == 0
@@ -90,7 +90,7 @@ def test_unstructured_with_reinit_keeps_masks(dense_dir, tmp_path, capsys):
                      "--granularity", "weight", "--reinit", "fresh", "--out", str(out), "--json"]) == 0
     res = _json(capsys)
     assert res["effective_params"] < res["dense_params"] and (out / "masks.safetensors").is_file()
-    model, _ = artifacts.load_model(out)
+    model, _ = loading.load_model(out)
     from prunebench.pruning import masks_of
 
     masks = masks_of(model)

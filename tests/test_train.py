@@ -3,7 +3,8 @@ import json
 import pytest
 import torch
 
-from prunebench.artifacts import load_model, read_model_dir, read_tensors
+from prunebench.artifacts import read_model_dir, read_tensors
+from prunebench.loading import load_model
 from prunebench.cli import main
 from prunebench.config import TrainRunSpec, validate
 from prunebench.train import Callback

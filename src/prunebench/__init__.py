@@ -4,11 +4,20 @@ The Python API mirrors the command line; the main entry points are importable fr
 first use, so ``import prunebench`` stays light):
 
 * ``prunebench.train_dense(spec, out)`` -- ``prunebench train``
-* ``prunebench.prune(model, spec)`` -- ``prunebench prune`` (returns model, plan, report)
+* ``prunebench.prune(model, spec)`` -- ``prunebench prune`` (any ``nn.Module``; returns model, plan, report)
+* ``prunebench.replay(plan, dense)`` -- ``prunebench replay`` (the recorded re-init included)
 * ``prunebench.run_pipeline(spec, out, base_dir=...)`` -- ``prunebench pipeline``
-* ``prunebench.run_study(study_file, out)`` -- ``prunebench run``
+* ``prunebench.run_study(study, out)`` -- ``prunebench run`` (a path, a dict or a ``StudySpec``)
 * ``prunebench.jsv_stats(model, inputs)`` -- ``prunebench jsv``
 * ``prunebench.load_model(model_dir)`` -- any model directory, pruned ones included
+
+The plug-in contract (docs/extending.md), which the built-ins use too:
+
+* ``prunebench.Criterion`` / ``prunebench.ScoreInput`` and ``@prunebench.register_criterion``
+* ``@prunebench.register_model(name, input_shape=..., num_classes=...)``
+* ``@prunebench.register_dataset(name, kind=..., description=...)`` returning ``prunebench.RawData``
+* ``prunebench.Regime`` and ``@prunebench.register_regime``
+* ``prunebench.load_plugins([...])``; ``prunebench.testing`` holds the contract checks.
 """
 from __future__ import annotations
 
@@ -22,16 +31,31 @@ from .errors import ConfigError, DataError, PrunebenchError  # noqa: E402
 _LAZY = {
     "train_dense": "prunebench.train.run",
     "prune": "prunebench.pruning",
+    "replay": "prunebench.pruning.replaying",
     "run_pipeline": "prunebench.pipeline",
     "run_study": "prunebench.study",
+    "StudySpec": "prunebench.study",
     "jsv_stats": "prunebench.metrics.trainability",
-    "load_model": "prunebench.artifacts",
+    "load_model": "prunebench.loading",
+    "Criterion": "prunebench.pruning.criteria",
+    "ScoreInput": "prunebench.pruning.criteria",
+    "register_criterion": "prunebench.pruning.criteria",
+    "register_model": "prunebench.models.zoo",
+    "register_dataset": "prunebench.data.base",
+    "RawData": "prunebench.data.base",
+    "Regime": "prunebench.pipeline.regimes.base",
+    "RegimeContext": "prunebench.pipeline.regimes.base",
+    "Resolved": "prunebench.pipeline.regimes.base",
+    "register_regime": "prunebench.pipeline.regimes.base",
+    "load_plugins": "prunebench.plugins",
 }
 
-__all__ = ["__version__", "PrunebenchError", "ConfigError", "DataError", *_LAZY]
+__all__ = ["__version__", "PrunebenchError", "ConfigError", "DataError", "testing", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
+    if name == "testing":
+        return import_module("prunebench.testing")
     raise AttributeError(f"module 'prunebench' has no attribute {name!r}")

@@ -176,22 +176,3 @@ def model_info(model: torch.nn.Module, input_shape: tuple[int, ...], num_classes
         "num_classes": int(num_classes),
         **extra,
     }
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ModelDir]:
-    """Rebuild the model of a model directory (the pruned architecture too, from its plan) and load
-    its weights."""
-    from .models import build_model
-
-    md = read_model_dir(path)
-    info = md.info
-    try:
-        model = build_model(info["name"], tuple(info["input_shape"]), int(info["num_classes"]), seed=0, **info.get("args", {}))
-    except KeyError as err:
-        raise ArtifactError(f"{md.path / 'model.json'}: missing field {err}") from None
-    if md.plan is not None:
-        from .pruning.plan import restructure
-
-        model = restructure(model, md.plan, md.path)
-    load_weights(md.path / "weights.safetensors", model)
-    return model.to(device), md

@@ -105,7 +105,7 @@ def _record(spec: str, module: Any, file: str | None = None) -> PluginInfo:
     return _LOADED[module.__name__]
 
 
-def _is_file_spec(spec: str) -> bool:
+def is_file_spec(spec: str) -> bool:
     return spec.endswith(".py") or "/" in spec or "\\" in spec
 
 
@@ -155,7 +155,7 @@ def load_plugin(spec: str, relative_to: str | Path | None = None) -> PluginInfo:
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"a plugin must be a module name or a .py file path, got {spec!r}")
     spec = spec.strip()
-    if _is_file_spec(spec):
+    if is_file_spec(spec):
         path = Path(spec).expanduser()
         if not path.is_absolute():
             path = Path(relative_to or ".") / path
@@ -168,20 +168,26 @@ def load_plugins(specs: Iterable[str], relative_to: str | Path | None = None) ->
 
 
 def load_entry_points(group: str) -> None:
-    """Import every installed entry point of ``group`` (once per process)."""
+    """Import the module of every installed entry point of ``group`` (once per process).
+
+    An entry point names the module whose import registers the plug-ins (``fpgm = mylab.fpgm``; an
+    ``:object`` part is allowed and must exist). A module already being imported (it is registering
+    right now and triggered this look-up) is not imported again."""
     if group in _GROUPS_LOADED:
         return
     _GROUPS_LOADED.add(group)
     for ep in metadata.entry_points(group=group):
-        try:
-            ep.load()
-        except ConfigError as err:
-            raise ConfigError(f"plugin entry point {ep.name!r} ({ep.value}) of {group}: {err}") from None
-        except Exception as err:
-            raise ConfigError(f"plugin entry point {ep.name!r} ({ep.value}) of {group} failed to load: {_one_line(err)}") from None
-        module = sys.modules.get(ep.module)
-        if module is not None:
-            _record(f"entry-point:{group}:{ep.name}", module)
+        label = f"plugin entry point {ep.name!r} ({ep.value}) of {group}"
+        if ep.module not in sys.modules:
+            try:
+                importlib.import_module(ep.module)
+            except ConfigError as err:
+                raise ConfigError(f"{label}: {err}") from None
+            except Exception as err:
+                raise ConfigError(f"{label} failed to load: {_one_line(err)}") from None
+            if ep.attr and not hasattr(sys.modules[ep.module], ep.attr.split(".")[0]):
+                raise ConfigError(f"{label}: module {ep.module} has no {ep.attr!r}")
+        _record(f"entry-point:{group}:{ep.name}", sys.modules[ep.module])
 
 
 def loaded() -> list[PluginInfo]:

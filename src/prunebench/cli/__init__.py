@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in GROUPS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    for command in sub.choices.values():  # every command may use outside code
+        command.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE",
+                             help="load a plug-in first: a module name or a .py file (repeatable); "
+                                  "study workers load it too")
     return parser
 
 
@@ -40,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from ..plugins import load_plugins
+
+        load_plugins(args.plugin)
         return int(args.func(args) or 0)
     except PrunebenchError as err:
         print(f"prunebench: error: {err}", file=sys.stderr)

@@ -27,17 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    from ..pipeline import PipelineSpec, base_dir_for, run_pipeline, snapshot_epochs, train_base
+    from ..pipeline import PipelineSpec, prepare_base, run_pipeline
 
     spec = load_yaml(PipelineSpec, args.config)
     out = Path(args.out)
-    base = base_dir_for(spec, Path(args.base_root) if args.base_root else out.parent)
-    if spec.base.model_dir is not None and not base.is_dir():
-        raise ConfigError(f"{args.config}: base.model_dir {base} does not exist")
-    if spec.base.model_dir is None and not (base / "result.json").is_file():
-        run = spec.base_run()
-        print(f"training base model {run.spec_hash()} -> {base}")
-        train_base(run, base, snapshot_epochs(spec.regime))
+    try:
+        base = prepare_base(spec, Path(args.base_root) if args.base_root else out.parent, say=print)
+    except ConfigError as err:
+        raise ConfigError(f"{args.config}: {err}") from None
     result = run_pipeline(spec, out, base_dir=base)
     if args.json:
         print_json(result)
@@ -54,7 +51,7 @@ def _fmt(x: float | None) -> str:
 
 
 def _jsv(args: argparse.Namespace) -> int:
-    from ..artifacts import load_model
+    from ..loading import load_model
     from ..data import load_data
     from ..metrics.trainability import jsv_stats
     from ..pipeline.callbacks import jsv_inputs

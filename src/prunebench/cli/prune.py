@@ -6,11 +6,10 @@ unknown criterion, a plan for another dense model) raises before anything is wri
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import ArtifactError, PruneError
+from ..errors import PruneError
 from .common import parse_shape, print_json
 
 
@@ -60,11 +59,6 @@ def _spec(args: argparse.Namespace):
 
     return parse_prune_arg(args.prune, criterion=args.criterion, granularity=args.granularity,
                            scope=args.scope, skip=args.skip)
-
-
-def _summary(report: dict[str, Any]) -> dict[str, Any]:
-    keys = ("params", "macs", "dense_params", "dense_macs", "sparsity", "speedup", "effective_params", "effective_macs")
-    return {k: report[k] for k in keys if k in report}
 
 
 def _print_report(title: str, report: dict[str, Any]) -> None:
@@ -121,7 +115,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _inspect_dir(path: Path):
-    from ..artifacts import load_model
+    from ..loading import load_model
     from ..metrics import complexity as cx
     from ..models import build_model
     from ..pruning import make_report, masks_of
@@ -135,90 +129,19 @@ def _inspect_dir(path: Path):
     return make_report(model, shape, cx.count(dense, shape), masks_of(model)), model, shape
 
 
-def _check_out(out: str, model_dir: str) -> None:
-    from ..artifacts import check_output_dir
-
-    if Path(out).resolve() == Path(model_dir).resolve():
-        raise ArtifactError(f"--out {out} is the dense model directory itself; write the pruned model elsewhere")
-    check_output_dir(out)
-
-
-def _load_dense(path: str):
-    from ..artifacts import load_model
-
-    model, md = load_model(path)
-    if md.plan is not None:
-        raise PruneError(f"{path}: is already a pruned model (it has plan.json); prune its dense model instead")
-    return model, md
-
-
-def _write(out: str, result, md, spec_json: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    from ..artifacts import write_model_dir
-
-    res = {"kind": "prune", **_summary(result.report), "dense_sha256": result.plan["dense_sha256"], **extra}
-    tensors = {"masks.safetensors": result.masks.to_tensors()} if result.masks is not None else None
-    write_model_dir(out, result.model, info=dict(md.info), spec=spec_json, history=[], result=res,
-                    plan=result.plan, tensors=tensors)
-    return res
-
-
 def _prune(args: argparse.Namespace) -> int:
-    from ..pruning import prune
-    from ..pruning.reinit import REINITS
+    from ..loading import prune_model_dir
 
-    REINITS.get(args.reinit)  # an unknown name fails before any work
-    _check_out(args.out, args.model_dir)
-    spec = _spec(args)
-    dense, md = _load_dense(args.model_dir)
-    result = prune(dense, spec, seed=args.seed, input_shape=tuple(md.info["input_shape"]))
-    _apply_reinit(result, args.reinit, args.seed)
-    # Recorded in the plan, so that `replay` reproduces this directory's weights bit for bit.
-    result.plan["reinit"] = {"name": args.reinit, "seed": args.seed}
-    spec_json = {"kind": "prune", "dense_dir": str(args.model_dir), "dense_spec": md.spec,
-                 "prune": spec.full_json(), "seed": args.seed, "reinit": args.reinit}
-    res = _write(args.out, result, md, spec_json, {"reinit": args.reinit})
+    res = prune_model_dir(args.model_dir, _spec(args), args.out, reinit=args.reinit, seed=args.seed)
     print_json(res) if args.json else print(
         f"{args.out}  (sparsity {res['sparsity']:.4f}, speedup {res['speedup']:.3f}x, params {res['params']:,}, MACs {res['macs']:,})"
     )
     return 0
 
 
-def _apply_reinit(result, name: str, seed: int) -> None:
-    from ..pruning.reinit import apply_reinit
-
-    if name != "keep":
-        apply_reinit(name, result.model, seed=seed)
-        if result.masks is not None:  # a re-init must not revive pruned weights
-            result.masks.apply_(result.model)
-
-
 def _replay(args: argparse.Namespace) -> int:
-    from ..artifacts import read_tensors
-    from ..metrics import complexity as cx
-    from ..pruning import PruneResult, make_report, replay
-    from ..pruning.plan import MASKS_FILE, check_plan
+    from ..loading import replay_model_dir
 
-    plan_path = Path(args.plan)
-    _check_out(args.out, args.model_dir)
-    try:
-        plan = check_plan(json.loads(plan_path.read_text()), str(plan_path))
-    except FileNotFoundError:
-        raise ArtifactError(f"{plan_path}: no such plan file") from None
-    except json.JSONDecodeError as err:
-        raise ArtifactError(f"{plan_path}: corrupt JSON at line {err.lineno}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ArtifactError(f"{plan_path}: cannot read the plan ({err.__class__.__name__})") from None
-    dense, md = _load_dense(args.model_dir)
-    masks_path = plan_path.parent / plan.get("masks", {}).get("file", MASKS_FILE)
-    masks = read_tensors(masks_path) if plan["granularity"] == "weight" and masks_path.is_file() else None
-    pruned = replay(plan, dense, masks=masks)
-    shape = tuple(plan["input_shape"])
-    from ..pruning import masks_of
-
-    result = PruneResult(pruned, plan, make_report(pruned, shape, cx.count(dense, shape), masks_of(pruned)), masks_of(pruned))
-    reinit = plan.get("reinit") or {"name": "keep", "seed": 0}
-    _apply_reinit(result, reinit["name"], reinit["seed"])
-    spec_json = {"kind": "replay", "dense_dir": str(args.model_dir), "plan": str(plan_path), "dense_spec": md.spec}
-    res = _write(args.out, result, md, spec_json, {"replayed_from": str(plan_path), "reinit": reinit["name"]})
-    print_json(res) if args.json else print(f"{args.out}  (replayed {plan_path}, sparsity {res['sparsity']:.4f})")
+    res = replay_model_dir(args.plan, args.model_dir, args.out)
+    print_json(res) if args.json else print(f"{args.out}  (replayed {args.plan}, sparsity {res['sparsity']:.4f})")
     return 0

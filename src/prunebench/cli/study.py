@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="local processes (default) or Ray")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster to join (e.g. auto, ray://host:10001)")
     p.add_argument("--no-progress", action="store_true", help="plain lines instead of a progress bar")
+    p.add_argument("--accept-plugin-change", action="store_true",
+                   help="resume although a plug-in's source changed since the stored results (recorded in the study)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="what a study directory holds: done, running, failed runs")
@@ -38,7 +40,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..study import run_study
 
     return run_study(args.study, args.out, workers=args.workers, threads=args.threads, executor=args.executor,
-                     address=args.address, progress=False if args.no_progress else None)
+                     address=args.address, progress=False if args.no_progress else None,
+                     accept_plugin_change=args.accept_plugin_change)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

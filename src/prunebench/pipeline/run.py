@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from ..artifacts import check_output_dir, load_model, load_weights, write_model_dir
+from ..artifacts import check_output_dir, load_weights, write_model_dir
+from ..loading import load_model
 from ..config import TrainRunSpec, TrainSpec
 from ..errors import ArtifactError, ConfigError
 from ..metrics.trainability import convergence_at_first_decay, trainability_accuracy
@@ -23,7 +24,7 @@ from ..rng import derive_seed
 from ..train.loop import resolve_device
 from ..train.run import partial_dir, place_model, run_training, summarize, train_dense
 from .callbacks import JSVCallback, MaskCallback, jsv_inputs
-from .regimes import RegimeContext, Resolved, get_regime, resolve
+from .regimes import RegimeContext, Resolved, get_regime, resolve, snapshot_epochs
 from .spec import PipelineSpec
 
 
@@ -37,8 +38,32 @@ def base_dir_for(spec: PipelineSpec, root: Path) -> Path:
 
 
 def train_base(spec: TrainRunSpec, out: Path, snapshots: set[int], progress: bool | None = None) -> dict[str, Any]:
-    """Train a shared base model (with the snapshots PxFy / weight-rewind arms need)."""
+    """Train a shared base model (with the snapshots the regimes need, e.g. PxFy, weight rewinding)."""
     return train_dense(spec, out, progress=progress, snapshot_epochs=frozenset(snapshots))
+
+
+def prepare_base(spec: PipelineSpec, base_root: Path, *, progress: bool | None = None,
+                 say: Any = None) -> Path:
+    """The base model directory of ``spec``: its ``model_dir`` (checked to exist), or the model its
+    pretraining recipe makes, trained into ``base_root`` when it is not there yet (with the
+    snapshots the regime needs). ``say`` gets a line before a base is trained."""
+    base = base_dir_for(spec, base_root)
+    if spec.base.model_dir is not None:
+        if not base.is_dir():
+            raise ConfigError(f"base.model_dir {base} does not exist")
+        return base
+    run = spec.base_run()
+    assert run is not None
+    snaps = snapshot_epochs(spec.regime)
+    done = base / "result.json"
+    if done.is_file():
+        have = set(json.loads(done.read_text()).get("snapshot_epochs") or ())
+        if snaps <= have:
+            return base
+    if say is not None:
+        say(f"training base model {run.spec_hash()} -> {base}")
+    train_base(run, base, snaps, progress=progress)
+    return base
 
 
 def _base_identity(spec: PipelineSpec, base: Path) -> str:

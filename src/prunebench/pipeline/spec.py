@@ -8,10 +8,8 @@ from pydantic import Field, field_validator, model_validator
 from .. import schedule as sched
 from ..config import DataSpec, ModelSpec, Spec, TrainRunSpec, TrainSpec
 from ..pruning.spec import PruneSpec
-from ..registry import REGIMES
+from ..registry import REGIMES, REINITS
 from .regimes.base import DEFAULT_REGIME, get_regime
-
-REINIT_NAMES = ("keep", "fresh", "orthp")
 
 
 class BaseSpec(Spec):
@@ -96,8 +94,8 @@ class PipelineSpec(Spec):
     @field_validator("reinit")
     @classmethod
     def _reinit(cls, value: str) -> str:
-        if value not in REINIT_NAMES:
-            raise ValueError(f"reinit must be one of {', '.join(REINIT_NAMES)}, got {value!r}")
+        if value not in REINITS:
+            raise ValueError(f"reinit must be one of {', '.join(REINITS.names())}, got {value!r}")
         return value
 
     def base_run(self) -> TrainRunSpec | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from .api import PruneResult, apply_filter_plan, as_spec, make_report, prune
 from .criteria import CRITERIA, Criterion, ScoreInput
 from .masks import MaskSet, enforce_masks, masks_of
-from .plan import dense_hash, replay, restructure
+from .plan import dense_hash
+from .replaying import reinit_pruned, replay, restructure
 from .presets import PRESETS, Preset
 from .ratios import n_removed
 from .spec import PruneSpec, parse_prune_arg, parse_ratio
@@ -18,5 +19,5 @@ from .spec import PruneSpec, parse_prune_arg, parse_ratio
 __all__ = [
     "CRITERIA", "Criterion", "MaskSet", "PRESETS", "Preset", "PruneResult", "PruneSpec", "ScoreInput",
     "apply_filter_plan", "as_spec", "dense_hash", "enforce_masks", "make_report", "masks_of", "n_removed",
-    "parse_prune_arg", "parse_ratio", "prune", "replay", "restructure",
+    "parse_prune_arg", "parse_ratio", "prune", "reinit_pruned", "replay", "restructure",
 ]

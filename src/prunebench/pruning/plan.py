@@ -14,9 +14,7 @@ the dense weights they were computed on by a hash, and replayable on a freshly b
 """
 from __future__ import annotations
 
-import copy
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -63,6 +61,13 @@ def check_plan(plan: Any, where: str = "plan") -> dict[str, Any]:
     return plan
 
 
+def check_hash(plan: dict[str, Any], dense: nn.Module) -> None:
+    """The plan was computed on exactly these dense weights."""
+    have = dense_hash(dense)
+    if have != plan["dense_sha256"]:
+        raise PruneError(f"plan was computed on dense weights {plan['dense_sha256']}, this model has {have}")
+
+
 def check_fits(plan: dict[str, Any], model: nn.Module, where: str = "plan") -> None:
     """The plan's layers exist in ``model`` and its input shape is the model's."""
     names = dict(model.named_modules())
@@ -83,52 +88,3 @@ def removed_filters(plan: dict[str, Any]) -> dict[str, list[int]]:
             raise PruneError(f"plan: kept indices of {layer['name']} do not fit its width {layer['width']}")
         out[layer["name"]] = [i for i in range(layer["width"]) if i not in kept]
     return out
-
-
-def _check_hash(plan: dict[str, Any], dense: nn.Module) -> None:
-    have = dense_hash(dense)
-    if have != plan["dense_sha256"]:
-        raise PruneError(f"plan was computed on dense weights {plan['dense_sha256']}, this model has {have}")
-
-
-def replay(plan: dict[str, Any], dense: nn.Module, *, masks: Any = None, check: bool = True) -> nn.Module:
-    """Apply a stored plan to the dense model it was computed on: a new pruned module whose weights
-    are bit-identical to the original prune's. The dense model is left untouched.
-
-    For a weight plan, ``masks`` (a MaskSet) may be given; otherwise they are recomputed from the
-    recorded spec, criterion and seed and must match the recorded masks hash."""
-    from .api import apply_filter_plan, compute_masks
-    from .masks import MaskSet
-
-    check_plan(plan)
-    check_fits(plan, dense)
-    _check_hash(plan, dense)
-    if plan["granularity"] == "filter":
-        return apply_filter_plan(dense, plan, check=check)
-    if masks is None:
-        masks = compute_masks(dense, plan)
-    elif not isinstance(masks, MaskSet):
-        masks = MaskSet.from_tensors(masks)
-    want = plan.get("masks", {}).get("sha256")
-    if want is not None and masks.sha256() != want:
-        raise PruneError(f"plan: masks hash {masks.sha256()} differs from the recorded {want}")
-    pruned = copy.deepcopy(dense)
-    return masks.attach(masks.apply_(pruned))
-
-
-def restructure(dense: nn.Module, plan: dict[str, Any], model_dir: str | Path) -> nn.Module:
-    """The pruned architecture for a model directory (called by ``artifacts.load_model``): filters
-    removed at the plan's indices, or the directory's masks attached. No hash check: the directory's
-    own weights are loaded into the result afterwards."""
-    from .api import apply_filter_plan
-    from .masks import MaskSet
-
-    check_plan(plan, f"{model_dir}/plan.json")
-    check_fits(plan, dense, f"{model_dir}/plan.json")
-    if plan["granularity"] == "filter":
-        return apply_filter_plan(dense, plan, check=False)
-    from ..artifacts import read_tensors
-
-    masks = MaskSet.from_tensors(read_tensors(Path(model_dir) / plan.get("masks", {}).get("file", MASKS_FILE)))
-    pruned = copy.deepcopy(dense)
-    return masks.attach(pruned)

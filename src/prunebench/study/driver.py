@@ -16,17 +16,19 @@ import heapq
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Union
 
 import yaml
 
+from .. import plugins
 from ..errors import ConfigError
 from .executors import make_executor
 from .grid import Expansion, expand
 from .job import FINISHED, job_dir
 from .progress import StudyProgress
 from .provenance import run_provenance
-from .spec import load_study
+from .outside import check_importable, outside_origins, plugin_changes
+from .spec import StudySpec, load_study, parse_study
 from .store import Store, db_path
 from .worker import finished_outcome
 from ..pipeline.regimes import estimated_epochs
@@ -69,23 +71,52 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def prepare(study_file: str | Path, out: str | Path | None) -> tuple[Expansion, Path]:
+StudyInput = Union[str, Path, StudySpec, dict]
+
+
+def as_study(study: StudyInput) -> tuple[StudySpec, Path | None]:
+    """A StudySpec and its file (None for a study built in Python) from a path, a dict or a StudySpec."""
+    if isinstance(study, StudySpec):
+        return study, None
+    if isinstance(study, dict):
+        return parse_study(study, "study"), None
+    if isinstance(study, (str, Path)):
+        return load_study(study), Path(study)
+    raise ConfigError(f"a study is a StudySpec, a dict or a path to a study file, got {type(study).__name__}")
+
+
+def prepare(study: StudyInput, out: str | Path | None, *, in_process: bool = True) -> tuple[Expansion, Path]:
     """Everything that can be wrong with the input is found here; nothing is written."""
-    study = load_study(study_file)
-    expansion = expand(study, study_file)
-    target = Path(out) if out else Path("runs") / study.name
-    check_target(target, study.name)
+    spec, study_file = as_study(study)
+    expansion = expand(spec, study_file)
+    check_importable(outside_origins(j.spec for j in expansion.jobs), in_process)
+    target = Path(out) if out else Path("runs") / spec.name
+    check_target(target, spec.name)
     return expansion, target
 
 
-def write_meta(store: Store, expansion: Expansion, study_file: Path) -> None:
+def check_plugins(store: Store, accept_change: bool) -> None:
+    """A resumed study must run the plug-in code its stored results came from (or say it accepts not)."""
+    changes = plugin_changes(store.get_meta("plugins"), plugins.recorded())
+    if not changes:
+        return
+    if not accept_change:
+        raise ConfigError(f"{store.path.parent}: plug-in code changed since this study's results were recorded: "
+                          f"{'; '.join(changes)}; use a new --out, or --accept-plugin-change to go on (recorded)")
+    log = list(store.get_meta("plugin_changes") or [])
+    log.append({"at": time.time(), "changes": changes})
+    store.set_meta("plugin_changes", log)
+
+
+def write_meta(store: Store, expansion: Expansion, study_file: Path | None) -> None:
     study = expansion.study
     store.set_meta("name", study.name)
     store.set_meta("description", study.description)
     store.set_meta("reference", study.reference)
     store.set_meta("paper", study.paper)
     store.set_meta("study", study.model_dump(mode="json"))
-    store.set_meta("study_file", str(Path(study_file).resolve()))
+    store.set_meta("study_file", str(Path(study_file).resolve()) if study_file is not None else None)
+    store.set_meta("plugins", plugins.recorded())
     store.set_meta("base_dir", str(expansion.base_dir) if expansion.base_dir else None)
     store.set_meta("driver", run_provenance())
     if store.get_meta("created_at") is None:
@@ -112,9 +143,11 @@ def recover(store: Store, out: Path) -> list[str]:
 
 
 def run_study(
-    study_file: str | Path,
+    study: StudyInput,
     out: str | Path | None = None,
     *,
+    plugins: Iterable[str] = (),
+    accept_plugin_change: bool = False,
     workers: int | None = None,
     threads: int = 1,
     executor: str = "local",
@@ -122,23 +155,31 @@ def run_study(
     progress: bool | None = None,
     quiet: bool = False,
 ) -> int:
-    """Run (or resume) a study. Returns 0 when every run is done, 1 when some failed or diverged.
+    """Run (or resume) a study: a path to a study file, a dict of its content or a StudySpec. Returns 0
+    when every run is done, 1 when some failed or diverged.
 
-    ``progress``: True a rich progress bar, False one plain line per finished run, None (default) the
-    bar on a terminal and lines otherwise; ``quiet`` prints nothing."""
-    expansion, target = prepare(study_file, out)
-    ex = make_executor(executor, workers=1 if workers is None else workers, threads=threads, address=address)
+    ``plugins``: modules or .py files to load first (besides the study's own ``plugins:``); every
+    worker loads them too. ``progress``: True a rich progress bar, False one plain line per finished
+    run, None (default) the bar on a terminal and lines otherwise; ``quiet`` prints nothing."""
+    from .. import plugins as plugin_loader
+
+    plugin_loader.load_plugins(plugins)
+    workers = 1 if workers is None else workers
+    expansion, target = prepare(study, out, in_process=executor == "local" and workers == 1)
+    shipped = plugin_loader.worker_specs(outside_origins(j.spec for j in expansion.jobs))
+    ex = make_executor(executor, workers=workers, threads=threads, address=address)
     target.mkdir(parents=True, exist_ok=True)
     interrupted = True
     try:
         with driver_lock(target), sigterm_as_interrupt():
             store = Store.create(target)
             try:
-                write_meta(store, expansion, Path(study_file))
+                check_plugins(store, accept_plugin_change)
+                write_meta(store, expansion, Path(study) if isinstance(study, (str, Path)) else None)
                 (target / "study.yaml").write_text(yaml.safe_dump(expansion.study.model_dump(mode="json"), sort_keys=False))
                 store.sync_jobs(expansion.jobs)
                 recover(store, target)
-                Scheduler(store, ex, target, expansion.base_dir, progress, quiet).run()
+                Scheduler(store, ex, target, expansion.base_dir, progress, quiet, shipped).run()
                 interrupted = False
                 counts = store.counts()
             finally:
@@ -152,8 +193,9 @@ class Scheduler:
     """Dispatch pending runs to an executor, respecting base dependencies, recording outcomes."""
 
     def __init__(self, store: Store, executor: Any, out: Path, base_dir: Path | None, progress: bool | None,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, plugins: list[dict[str, Any]] | None = None) -> None:
         self.store, self.executor, self.out, self.base_dir = store, executor, out, base_dir
+        self.plugins = list(plugins or [])
         self.progress_enabled, self.quiet = progress, quiet
         self.in_flight: dict[Future, tuple[dict[str, Any], int]] = {}
         self.waiting: dict[str, list[dict[str, Any]]] = {}
@@ -227,6 +269,7 @@ class Scheduler:
             "run_id": row["run_id"], "kind": row["kind"], "spec": row["spec"], "device": row["device"],
             "out": str(job_dir(self.out, row["kind"], row["run_id"]).resolve()), "base_dir": base_dir,
             "snapshots": row["snapshots"] if row["kind"] == "base" else [],
+            "plugins": self.plugins,
         }
 
     def _dispatch(self, row: dict[str, Any]) -> None:

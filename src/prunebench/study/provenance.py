@@ -64,7 +64,10 @@ def run_provenance(device: str | None = None) -> dict[str, Any]:
     from ..errors import PrunebenchError
     from ..train.loop import resolve_device
 
+    from ..plugins import recorded
+
     info = dict(code_provenance())
+    info["plugins"] = recorded()  # outside code loaded in this process: module, version, source hash
     info["threads"] = torch.get_num_threads()
     info["device_requested"] = device or "cpu"
     try:

@@ -93,6 +93,8 @@ class BaseTrainSpec(TrainSpec):
 
 
 class StudySpec(Spec):
+    # First: plug-ins are loaded before the fields that name what they register are validated.
+    plugins: list[str] = Field(default_factory=list)
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     data: DataSpec = Field(default_factory=DataSpec)
@@ -109,6 +111,14 @@ class StudySpec(Spec):
     reference: str
     jsv_samples: int | None = Field(default=None, ge=0)
     paper: dict[str, Any] | None = None
+
+    @field_validator("plugins")
+    @classmethod
+    def _load_plugins(cls, value: list[str]) -> list[str]:
+        from ..plugins import load_plugins
+
+        load_plugins(value)  # relative file paths: against the working directory (parse_study made a file's absolute)
+        return value
 
     @field_validator("ratios")
     @classmethod
@@ -150,12 +160,26 @@ def _one_line(err: Exception) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
-def parse_study(data: Any, source: str) -> StudySpec:
-    """Validate the YAML content of a study file; every error is one line naming the key and file."""
+def _absolute_plugins(data: dict[str, Any], relative_to: Path | None) -> dict[str, Any]:
+    """Plug-in files named relative to the study file are made absolute (modules stay names)."""
+    from ..plugins import is_file_spec
+
+    plugins = data.get("plugins")
+    if relative_to is None or not isinstance(plugins, list):
+        return data
+    fixed = [str((relative_to / p).resolve()) if isinstance(p, str) and is_file_spec(p) and not Path(p).expanduser().is_absolute()
+             else p for p in plugins]
+    return {**data, "plugins": fixed}
+
+
+def parse_study(data: Any, source: str, relative_to: Path | None = None) -> StudySpec:
+    """Validate the content of a study file (``relative_to``: its directory, for the relative paths
+    of plug-in files); every error is one line naming the key and file."""
     from pydantic import ValidationError
 
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a study file must be a mapping of keys, got {type(data).__name__}")
+    data = _absolute_plugins(data, relative_to)
     try:
         study = StudySpec.model_validate(data)
     except ValidationError as err:
@@ -174,7 +198,7 @@ def _short_union(message: str) -> str:
 
 
 def load_study(path: str | Path) -> StudySpec:
-    return parse_study(read_yaml(path), str(path))
+    return parse_study(read_yaml(path), str(path), Path(path).resolve().parent)
 
 
 def resolve_base_dir(study: StudySpec, study_file: Path | None) -> Path | None:

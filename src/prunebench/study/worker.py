@@ -91,6 +91,9 @@ def _outcome(run_id: str, result: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 def _execute_kind(job: dict[str, Any], out: Path) -> dict[str, Any]:
+    from ..plugins import load_worker_specs
+
+    load_worker_specs(job.get("plugins") or ())  # the driver's plug-ins, before any spec is validated
     if job["kind"] == "base":
         from ..config import TrainRunSpec
         from ..pipeline import train_base
