@@ -69,6 +69,22 @@ def prune_fields(arm: ArmSpec, ratio: float) -> dict[str, Any]:
     return {"ratio": fill_ratio(prune, ratio), "criterion": arm.criterion}
 
 
+def check_arm_recipe(arm: ArmSpec, source: str) -> None:
+    """A schedule field an arm sets for itself must be one its regime reads (a study-wide default in
+    ``retrain:`` is only a default: arms whose regime does not read it do not use it)."""
+    from ..pipeline.regimes import SCHEDULE_FIELDS, get_regime
+
+    if arm.retrain is None:
+        return
+    choice = arm.regime_choice()
+    regime = get_regime(choice.name)
+    given = arm.retrain.model_dump(exclude_none=True)
+    unread = [k for k in SCHEDULE_FIELDS if k in given and k not in regime.reads]
+    if unread:
+        raise ConfigError(f"{source}: arm {arm.name!r}: regime {choice.name!r} does not read retrain.{unread[0]} "
+                          f"(it reads {', '.join(regime.reads) or 'no schedule field'})")
+
+
 def regime_fields(study: StudySpec, arm: ArmSpec) -> dict[str, Any]:
     """RegimeSpec fields: the arm's regime and its parameters, then the study's default recipe
     overridden key by key by the arm's."""
@@ -160,6 +176,7 @@ def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
     bases: dict[str, tuple[Any, set[int], str]] = {}
     seen: dict[str, str] = {}
     for arm in study.arms:
+        check_arm_recipe(arm, source)
         for ratio in arm.ratios or study.ratios:
             for seed in study.seeds:
                 job, base_run = _run_job(study, arm, ratio, seed, source, len(runs))

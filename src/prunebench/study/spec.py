@@ -25,9 +25,10 @@ from pydantic import Discriminator, Field, StrictInt, Tag, field_validator, mode
 
 from ..config import DataSpec, ModelSpec, Spec, TrainSpec, format_validation_error, read_yaml
 from ..errors import ConfigError, PrunebenchError
+from ..pipeline.regimes.base import DEFAULT_REGIME
 
 #: Keys of an arm's ``regime`` mapping (what the regime is); the rest of RegimeSpec is the recipe.
-REGIME_KEYS = ("name", "rewind_epoch", "prune_epoch", "squeeze", "scratch_b")
+REGIME_KEYS = ("name", "rewind_epoch", "prune_epoch", "squeeze", "scratch_b", "args")
 #: Keys of a ``retrain`` mapping: the retraining recipe of RegimeSpec.
 RETRAIN_KEYS = ("epochs", "lr_schedule", "lr", "final_lr", "extend", "batch_size", "momentum", "nesterov",
                 "weight_decay")
@@ -50,11 +51,14 @@ class RetrainRecipe(Spec):
 
 
 class RegimeChoice(Spec):
-    name: str = "retrain"
+    """An arm's regime: its name, its parameters, and a plug-in regime's own ``args``."""
+
+    name: str = DEFAULT_REGIME
     rewind_epoch: int | None = Field(default=None, ge=0)
     prune_epoch: int | None = Field(default=None, ge=0)
     squeeze: bool | None = None
     scratch_b: str | None = None
+    args: dict[str, Any] | None = None
 
 
 class ArmSpec(Spec):
@@ -67,7 +71,7 @@ class ArmSpec(Spec):
     regime: Annotated[
         Union[Annotated[str, Tag("name")], Annotated[RegimeChoice, Tag("mapping")]],
         Discriminator(lambda v: "name" if isinstance(v, str) else "mapping"),
-    ] = "retrain"
+    ] = DEFAULT_REGIME
     retrain: RetrainRecipe | None = None
     ratios: list[float] | None = None  # overrides the study's ratios for this arm
     model: ModelSpec | None = None  # overrides the study's model (its base models are then its own)
