@@ -52,7 +52,8 @@ class Criterion:
     * ``needs``: what :meth:`score` reads, from :data:`NEEDS` (``"weight"`` always; ``"grad"`` makes
       the pruner compute dL/dw over a few training batches; ``"bn"`` passes the following BatchNorm;
       ``"data"`` passes the batches, the layer and a scratch copy of the model);
-    * ``arg_names``: the keyword arguments a spec's ``criterion_args`` may set (``self.args``).
+    * ``arg_names``: the keyword arguments a spec's ``criterion_args`` may set (``self.args``);
+      ``example_args``: a valid set of them, for ``prunebench.testing.check_criterion``.
     """
 
     name: ClassVar[str]
@@ -60,6 +61,8 @@ class Criterion:
     description: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("weight",)
     arg_names: ClassVar[tuple[str, ...]] = ()
+    #: Valid ``criterion_args`` for the contract checks of ``prunebench.testing`` (default: none).
+    example_args: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **args: Any) -> None:
         unknown = sorted(set(args) - set(self.arg_names))

@@ -16,7 +16,8 @@ regime's name:
 * ``resolve(spec, ctx)`` -> :class:`Resolved`: where the weights come from (``final``, ``snapshot``
   or ``fresh``), the epoch they are scored at and kept from, the retraining recipe, and the dense
   epochs spent before the sparsifying action (how epochs and compute are counted);
-* ``estimated_epochs(spec, base_epochs)``: a rough cost, for scheduling only.
+* ``estimated_epochs(spec, base_epochs)``: a rough cost, for scheduling only;
+* ``example``: a valid set of spec fields, for the contract checks of ``prunebench.testing``.
 
 Register one with :func:`register_regime` (``prunebench.register_regime``).
 """
@@ -71,6 +72,8 @@ class Regime:
     params: ClassVar[tuple[str, ...]] = ()
     reads: ClassVar[tuple[str, ...]] = SCHEDULE_FIELDS
     Args: ClassVar[type[Spec] | None] = None
+    #: A valid set of RegimeSpec fields for this regime (what ``prunebench.testing.check_regime`` uses).
+    example: ClassVar[dict[str, Any]] = {}
 
     def check(self, spec: Any) -> None:
         """Refuse parameters this regime does not read (called when a RegimeSpec is validated)."""

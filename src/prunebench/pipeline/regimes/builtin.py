@@ -51,6 +51,7 @@ def stretch(schedule: str, from_epochs: int, to_epochs: int) -> str:
 class Retrain(Regime):
     name = "retrain"
     description = "retrain the pruned final weights for `epochs` with lr_schedule, or a schedule derived from lr"
+    example = {"epochs": 2, "lr": 0.01}
 
     def resolve(self, spec: Any, ctx: RegimeContext) -> Resolved:
         if spec.epochs is None:
@@ -66,6 +67,7 @@ class Retrain(Regime):
 class LRRewind(Regime):
     name = "lr-rewind"
     description = "retrain the pruned final weights on the last `epochs` epochs of the base schedule (Renda et al.)"
+    example = {"epochs": 2}
     reads = ("epochs",)
 
     def resolve(self, spec: Any, ctx: RegimeContext) -> Resolved:
@@ -92,6 +94,7 @@ def from_snapshot(spec: Any, ctx: RegimeContext, epoch: int | None, field: str) 
 class WeightRewind(Regime):
     name = "weight-rewind"
     description = "score the final weights, rewind the kept weights to base epoch rewind_epoch, retrain on the rest of the base run"
+    example = {"rewind_epoch": 1}
     params = ("rewind_epoch",)
 
     def snapshots(self, spec: Any) -> set[int]:
@@ -134,6 +137,7 @@ class _Scratch(Regime):
 class ScratchE(_Scratch):
     name = "scratch-e"
     description = "train the pruned architecture from a fresh init for K1 + K2 epochs (Liu et al.'s Scratch-E)"
+    example = {"epochs": 2}
 
     def epochs_for(self, spec: Any, ctx: RegimeContext, base_epochs: int) -> int:
         return base_epochs + (spec.epochs or 0)
@@ -143,6 +147,7 @@ class ScratchE(_Scratch):
 class ScratchB(_Scratch):
     name = "scratch-b"
     description = "train the pruned architecture from a fresh init for the dense run's compute (Scratch-B)"
+    example = {"epochs": 2}
     params = ("scratch_b",)
 
     def epochs_for(self, spec: Any, ctx: RegimeContext, base_epochs: int) -> int:
@@ -158,6 +163,7 @@ def squeezed_epoch(x: int, dense_macs: float, pruned_macs: float) -> int:
 class PxFy(Regime):
     name = "pxfy"
     description = "prune the base run's epoch-x weights, retrain on the rest of its schedule (S4.2) or a derived one; squeeze: SX-B"
+    example = {"prune_epoch": 2}
     params = ("prune_epoch", "squeeze")
 
     def snapshots(self, spec: Any) -> set[int]:
