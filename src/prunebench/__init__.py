@@ -22,11 +22,26 @@ The plug-in contract (docs/extending.md), which the built-ins use too:
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 from .errors import ConfigError, DataError, PrunebenchError  # noqa: E402
+
+if TYPE_CHECKING:  # what type checkers see; at run time each name is imported on first use
+    from . import testing
+    from .data.base import RawData, register_dataset
+    from .loading import load_model
+    from .metrics.trainability import jsv_stats
+    from .models.zoo import register_model
+    from .pipeline import run_pipeline
+    from .pipeline.regimes.base import Regime, RegimeContext, Resolved, register_regime
+    from .plugins import load_plugins
+    from .pruning import prune
+    from .pruning.criteria import Criterion, ScoreInput, register_criterion
+    from .pruning.replaying import replay
+    from .study import StudySpec, run_study
+    from .train.run import train_dense
 
 _LAZY = {
     "train_dense": "prunebench.train.run",
