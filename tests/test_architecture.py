@@ -17,13 +17,23 @@ def _modules() -> dict[str, tuple[Path, bool]]:
     return mods
 
 
+def _run_time_nodes(tree: ast.AST):
+    """Every node except those under ``if TYPE_CHECKING:`` (imports that only type checkers see)."""
+    skip = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            skip.update(id(n) for child in node.body for n in ast.walk(child))
+    return [n for n in ast.walk(tree) if id(n) not in skip]
+
+
 def import_graph() -> dict[str, set[str]]:
-    """Module -> modules it imports, counting every import statement (function-level ones too).
-    ``from pkg import sub`` is an edge to the submodule; ``from pkg import name`` to the package."""
+    """Module -> modules it imports at run time, counting every import statement (function-level
+    ones too). ``from pkg import sub`` is an edge to the submodule; ``from pkg import name`` to the
+    package."""
     mods = _modules()
     graph: dict[str, set[str]] = {m: set() for m in mods}
     for mod, (path, is_pkg) in mods.items():
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in _run_time_nodes(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 graph[mod].update(a.name for a in node.names if a.name in mods)
             elif isinstance(node, ast.ImportFrom):
