@@ -43,9 +43,10 @@ def small_study(tmp_path: Path, source: Path, name: str, **edits) -> Path:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """The example package, really installed (pip, no network: its only build need is setuptools)."""
-    target = tmp_path_factory.mktemp("site")
+    target, source = tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("source") / "pkg"
+    shutil.copytree(EXAMPLE, source)  # pip builds in the source tree: keep the checkout clean
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(EXAMPLE)], check=True, capture_output=True, timeout=300)
+                    "--target", str(target), str(source)], check=True, capture_output=True, timeout=300)
     return {"PYTHONPATH": str(target)}
 
 
