@@ -37,7 +37,7 @@ def test_reader_types_and_missing_cells(rows_csv):
     assert [r["name"] for r in rows] == ["l1", "taylor", "l1-small-lr", "scratch"]
     assert rows[0]["macs"] == 62.7e6 and isinstance(rows[0]["macs"], float)
     assert rows[0]["retrain_epochs"] == 120 and isinstance(rows[0]["retrain_epochs"], int)
-    assert rows[0]["retrain_lr"] == "0:0.01,60:0.001,90:0.0001"
+    assert rows[0]["retrain_lr"] == "0:1e-2,60:1e-3,90:1e-4"  # read, then printed in the canonical form
     assert rows[0]["base"] == "abc"
     assert rows[3] == {"name": "scratch", "dataset": "cifar10", "model": "resnet56", "macs": 62.7e6, "total_epochs": 320.0}
 
@@ -95,7 +95,7 @@ def test_audit_against_first_row(rows_csv):
     assert list(pairs) == ["taylor", "l1-small-lr", "scratch"]
     assert all(p["a"] == "l1" for p in result["pairs"])
     assert pairs["taylor"]["strictest"] == "S3.2"  # 0.5 % more MACs is within tolerance
-    assert pairs["taylor"]["unknown"] == ["S4.1", "S4.2", "SX-B"]
+    assert pairs["taylor"]["unknown"] == ["S4.1", "S4.2", "SO", "SX-B"]  # no overall schedule in a CSV row
     assert pairs["l1-small-lr"]["strictest"] == "S3.1"
     assert pairs["l1-small-lr"]["differs"] == ["retrain_lr"]
     assert pairs["scratch"]["holds"] == ["S1", "SX-A"]
@@ -166,7 +166,7 @@ def test_cli_json(cli, rows_csv, capsys):
     assert set(data) == {"pairs", "summary"}
     assert data == audit_rows(read_rows_csv(rows_csv))
     for pair in data["pairs"]:
-        assert set(pair) == {"a", "b", "holds", "strictest", "differs", "unknown"}
+        assert set(pair) == {"a", "b", "holds", "strictest", "table4", "differs", "unknown"}
 
 
 def test_cli_json_options(cli, rows_csv, capsys):

@@ -43,7 +43,7 @@ def test_regimes_resolve_to_written_out_recipes():
     assert (r.start, r.snapshot_epoch, r.retrain.epochs, r.retrain.lr_schedule) == ("snapshot", 1, 5, "0:1e-1,2:1e-2,4:1e-3")
     r = resolve(RegimeSpec(name="scratch-e", epochs=6), ctx())
     assert (r.start, r.retrain.epochs, r.retrain.lr_schedule) == ("fresh", 12, "0:1e-1,6:1e-2,10:1e-3")
-    r = resolve(RegimeSpec(name="scratch-b", epochs=0, scratch_b="liu"), ctx(dense=100, pruned=40))
+    r = resolve(RegimeSpec(name="scratch-b", scratch_b="liu"), ctx(dense=100, pruned=40))
     assert r.retrain.epochs == 15  # int(6 * 100 / 40)
     r = resolve(RegimeSpec(name="pxfy", prune_epoch=2), ctx())
     assert (r.snapshot_epoch, r.retrain.epochs, r.retrain.lr_schedule, r.pretrain_epochs) == (2, 4, "0:1e-1,1:1e-2,3:1e-3", 2)
@@ -105,7 +105,11 @@ def test_pxfy_executes_exactly_the_named_schedule(tmp_path):
     md = read_model_dir(tmp_path / "out")
     assert [h["lr"] for h in md.history] == [0.1, 0.01, 0.01, 0.001]  # tail of the scratch schedule from epoch 2
     assert md.spec["resolved"]["retrain"]["lr_schedule"] == "0:1e-1,1:1e-2,3:1e-3"
-    assert result["fairness"]["prune_epochs"] == 2 and result["fairness"]["total_epochs"] == 6
+    f = result["fairness"]
+    assert (f["pruning_epoch"], f["prune_epochs"], f["total_epochs"]) == (2, 0, 6)  # one-shot: no pruning stage
+    assert f["base"] == f"{spec.base_run().spec_hash()}@epoch-2"  # the snapshot that was pruned
+    # the whole run as one LR sequence: epochs 0-1 of the base schedule, then its tail from 2
+    assert f["overall_lr"] == "0:1e-1,3:1e-2,5:1e-3" == spec.base.train.lr_schedule
     assert md.plan is not None and result["params"] < result["dense_params"]
     assert result["jsv_mean_start"] > 0 and len([h for h in md.history if "jsv_mean" in h]) == 4
     assert result["ta_first_stage_epochs"] == 1
@@ -225,7 +229,7 @@ def test_squeezed_pxfy_prunes_earlier_by_the_speedup(tmp_path):
     f = result["fairness"]
     x = round(4 * result["macs"] / result["dense_macs"])
     y = round(2 + 4 - x * result["dense_macs"] / result["macs"])
-    assert f["prune_epochs"] == x and f["retrain_epochs"] == y
+    assert f["pruning_epoch"] == x and f["retrain_epochs"] == y and f["prune_epochs"] == 0
     assert f["total_compute"] == x * result["dense_macs"] + y * result["macs"]
     assert abs(f["total_compute"] - 6 * result["macs"]) <= result["macs"] / 2 + 1  # equal up to rounding
 

@@ -17,9 +17,10 @@ def test_layerwise_magnitude_by_hand():
     assert torch.equal(r.model.layers[0].weight, torch.tensor([[0, -2.0], [0.3, 0], [0, 1.0]]))
     assert model.layers[0].weight[0, 0].item() == pytest.approx(0.1)  # dense untouched
     assert r.plan["layers"] == [{"name": "layers.0", "index": 0, "ratio": 0.5, "size": 6, "removed": 3}]
-    assert r.report["params"] == r.report["dense_params"]  # masks do not shrink the tensors...
-    assert r.report["effective_params"] == r.report["dense_params"] - 3  # ...but zero weights
-    assert r.report["effective_macs"] == r.report["dense_macs"] - 3
+    assert r.report["shape_params"] == r.report["dense_params"]  # masks do not shrink the tensors...
+    # ...but the counts every report and regime use are of the nonzero weights (issue 11, item 1)
+    assert r.report["params"] == r.report["effective_params"] == r.report["dense_params"] - 3
+    assert r.report["macs"] == r.report["effective_macs"] == r.report["dense_macs"] - 3
 
 
 def test_global_ranking_spreads_unevenly():

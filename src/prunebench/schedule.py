@@ -6,6 +6,16 @@ Two written forms, used across the pruning literature and in every prunebench sp
   key ``<= e`` (piecewise constant, set once per epoch);
 * cosine: ``"cosine:START:END"`` -- anneals from START at epoch 0 to END at the last epoch of the run.
 
+The authors' code and appendix write step schedules with braces and spaces, ``{0:0.01, 30:0.001,
+60:1e-4}``; that form is accepted everywhere a schedule is (and so is the mapping YAML makes of it
+when it is left unquoted). What prunebench stores and prints is always the canonical form of
+:func:`normalize` (``0:1e-2,30:1e-3,60:1e-4``).
+
+Cosine and PyTorch: ``CosineAnnealingLR(T_max=N - 1, eta_min=END)`` stepped once per epoch gives the
+same per-epoch LRs (the last epoch, N - 1, runs at exactly END). With ``T_max=N``, as often written,
+PyTorch's last epoch runs at ``END + (START - END) * (1 + cos(pi (N-1)/N)) / 2``, slightly above END:
+prunebench reaches END one epoch earlier than that.
+
 :func:`derive` builds a retraining schedule by the rules of Wang et al. (2023), and
 :func:`extend_first_stage` adds ``k`` epochs to the first stage ("+k epochs").
 """
@@ -103,13 +113,33 @@ def _parse_lr(text: str, source: str) -> float:
     return value
 
 
-def parse(text: str | float) -> Schedule:
-    """Parse a schedule string (or a bare number, meaning a constant LR)."""
+def _from_mapping(mapping: dict) -> str:
+    """``{0: 0.01, 30: 0.001}`` (an unquoted braced schedule read by YAML) as a schedule string."""
+    if not mapping:
+        raise ConfigError("LR schedule mapping is empty")
+    return ",".join(f"{k}:{v}" for k, v in mapping.items())
+
+
+def _strip_braces(source: str) -> str:
+    if source.startswith("{") != source.endswith("}"):
+        raise ConfigError(f"unbalanced braces in schedule {source!r}")
+    if source.startswith("{"):
+        source = source[1:-1].strip()
+        if not source:
+            raise ConfigError("LR schedule '{}' is empty")
+    return source
+
+
+def parse(text: str | float | dict) -> Schedule:
+    """Parse a schedule string (braces optional), a bare number (a constant LR) or an
+    epoch -> LR mapping."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return Schedule("step", ((0, _parse_lr(str(text), str(text))),))
+    if isinstance(text, dict):
+        text = _from_mapping(text)
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(f"LR schedule must be a non-empty string, got {text!r}")
-    source = text.strip()
+    source = _strip_braces(text.strip())
     if source.startswith("cosine:"):
         parts = source.split(":")
         if len(parts) != 3:
@@ -119,7 +149,7 @@ def parse(text: str | float) -> Schedule:
         return Schedule("step", ((0, _parse_lr(source, source)),))
     points: list[tuple[int, float]] = []
     for item in source.split(","):
-        key, sep, value = item.strip().partition(":")
+        key, sep, value = (part.strip() for part in item.strip().partition(":"))
         if not sep:
             raise ConfigError(f"schedule entry {item.strip()!r} is not EPOCH:LR in {source!r}")
         try:
@@ -134,7 +164,19 @@ def parse(text: str | float) -> Schedule:
     return Schedule("step", tuple(points))
 
 
-def normalize(text: str | float) -> str:
+def from_lrs(lrs: list[float]) -> str:
+    """The step schedule that runs ``lrs[e]`` in epoch ``e`` (consecutive equal LRs merged): an
+    epoch-indexed LR sequence written as a schedule string (its length is not part of it)."""
+    if not lrs:
+        raise ConfigError("an LR sequence needs at least one epoch")
+    points: list[tuple[int, float]] = []
+    for epoch, lr in enumerate(lrs):
+        if not points or not math.isclose(points[-1][1], lr, rel_tol=1e-9):
+            points.append((epoch, float(lr)))
+    return str(Schedule("step", tuple(points)))
+
+
+def normalize(text: str | float | dict) -> str:
     """Canonical string of a schedule (what specs store)."""
     return str(parse(text))
 

@@ -13,9 +13,10 @@ from ..fairness.columns import check_tolerance
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "audit",
-        help="which comparison setup (S1 ... S4.2, SX-A, SX-B) each comparison meets",
+        help="which comparison setup (S1 ... S4.2, SO, SX-A, SX-B) each comparison meets",
         description="Compare every result row with a reference row and name the comparison setup "
-        "each pair meets (Wang et al. 2023) and the columns that differ.",
+        "each pair meets (Wang et al. 2023), the label the paper's Table 4 would give it (SO = same "
+        "overall schedule: Table 4's 'S4.2') and the columns that differ.",
     )
     parser.add_argument("study_dir", nargs="?", metavar="DIR", help="a study directory (each arm vs the reference arm)")
     parser.add_argument("--rows", metavar="FILE.csv", help="rows CSV (header row, any subset of the columns)")
@@ -58,10 +59,10 @@ def _print_table(result: dict[str, Any]) -> None:
 
     summary = result["summary"]
     table = Table(title=Text(f"comparison setups vs {summary['reference']!r} (tolerance {summary['tolerance']:g})"))
-    for header in ("row", "strictest", "holds", "unknown", "differs"):
+    for header in ("row", "strictest", "Table 4", "holds", "unknown", "differs"):
         table.add_column(header)
     for pair in result["pairs"]:
-        cells = (pair["b"], pair["strictest"] or "none", " ".join(pair["holds"]) or "-",
+        cells = (pair["b"], pair["strictest"] or "none", pair.get("table4") or "-", " ".join(pair["holds"]) or "-",
                  " ".join(pair["unknown"]) or "-", ", ".join(pair["differs"]) or "-")
         table.add_row(*(Text(cell) for cell in cells))  # Text: row names are not rich markup
     console = Console(highlight=False)

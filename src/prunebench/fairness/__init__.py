@@ -6,7 +6,7 @@ from .audit import DEFAULT_TARGET, audit_rows, summary_line
 from .columns import COLUMNS, schedules_equal
 from .crossval import cross_validate_recipes, judge_cross_validation
 from .rows_csv import read_rows_csv
-from .setups import CHAIN, SETUP_NAMES, SETUPS, compare_rows, required_columns
+from .setups import CHAIN, SETUP_NAMES, SETUPS, compare_rows, required_columns, table4_label
 
 __all__ = [
     "CHAIN",
@@ -22,4 +22,5 @@ __all__ = [
     "required_columns",
     "schedules_equal",
     "summary_line",
+    "table4_label",
 ]

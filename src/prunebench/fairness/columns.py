@@ -9,15 +9,19 @@ kind     columns                                               equal when
 label    name                                                  never compared (it names the row)
 text     dataset, model                                        identical strings
 id       base                                                  identical strings (e.g. a weights hash)
-count    retrain_epochs, prune_epochs, batch_size              identical integers
-real     macs, weight_decay, momentum, total_epochs,           within a relative tolerance
-         total_compute
-schedule retrain_lr, prune_lr                                  the parsed LR schedules match
+count    retrain_epochs, prune_epochs, batch_size,            identical integers
+         total_epochs, pruning_epoch
+real     macs, weight_decay, momentum, total_compute           within a relative tolerance
+schedule retrain_lr, prune_lr, overall_lr                      the parsed LR schedules match
 ======== ===================================================== =========================================
 
 Counts are exact on purpose: 120 and 122 retraining epochs are different retraining budgets, and the
-paper's setups are about exactly such differences. Tolerance is for measured or derived quantities
-(MACs counted on slightly different graphs, compute sums, Scratch-B's rounded epoch totals).
+paper's setups are about exactly such differences (SX-A's total epochs included). Tolerance is for
+measured or derived quantities (MACs counted on slightly different graphs, compute sums).
+
+What each column of a prunebench run holds: ``pipeline/fairness_record.py``. ``pruning_epoch`` (the
+dense epoch at which the sparsifying action happened) is recorded and shown; no setup compares it
+on its own: ``base`` already names the snapshot that was pruned.
 
 Missing cells (absent, ``None``, empty or blank string, NaN) become ``None``: never a guess.
 """
@@ -43,8 +47,10 @@ COLUMNS: dict[str, str] = {
     "momentum": "real",
     "prune_epochs": "count",
     "prune_lr": "schedule",
-    "total_epochs": "real",
+    "total_epochs": "count",
     "total_compute": "real",
+    "pruning_epoch": "count",
+    "overall_lr": "schedule",
 }
 
 #: Columns the setups compare (everything but the row's name).
@@ -72,11 +78,10 @@ def parse_cell(column: str, value: Any, where: str) -> Any:
     if kind in ("label", "text", "id"):
         return str(value).strip()
     if kind == "schedule":
-        try:
-            _schedule.parse(value.strip() if isinstance(value, str) else value)
+        try:  # braces and spaces as the authors write them are fine; the canonical form is kept
+            return _schedule.normalize(value.strip() if isinstance(value, str) else value)
         except PrunebenchError as err:
             raise ConfigError(f"{where}, column {column!r}: {err}") from None
-        return value.strip() if isinstance(value, str) else value
     number = _parse_number(column, value, where)
     if kind == "count":
         if not float(number).is_integer():

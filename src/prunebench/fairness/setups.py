@@ -14,9 +14,21 @@ S3.2    S2        retrain_lr, retrain_epochs, batch_size,            cost of the
                   weight_decay, momentum
 S4.1    S3.2      prune_epochs                                       pruning-stage LR schedule
 S4.2    S3.2      prune_epochs, prune_lr                             nothing
+SO      S1        overall_lr, total_epochs, batch_size,              when the sparsifying action happens
+                  weight_decay, momentum
 SX-A    S1        total_epochs (pretrain + prune + retrain)          (Scratch-E style)
 SX-B    S1        total_compute (sum of epochs x MACs)               (Scratch-B style)
 ======= ========= ================================================== =====================================
+
+**SO, "same overall schedule"**, is not one of Table 2's setups: it is what the paper's Table 4 means
+by its loose "S4.2" (paper-notes §9): PxFy arms whose whole run -- x epochs of the scratch schedule,
+then the rest of it -- is the scratch model's schedule, epoch for epoch; only the pruning epoch
+differs. Table 2's chain stays strict: such arms prune different snapshots, so they do not even meet
+S2. :func:`table4_label` gives the label Table 4 would print for a comparison: "S4.2" when SO holds,
+else "SX-A" (same total epochs, e.g. a raised retraining LR), else "SX-B" (same total compute).
+
+A pruning stage of 0 epochs in both rows (one-shot criteria) has no schedule to differ in:
+``prune_lr`` then counts as equal even though neither row has one.
 
 The chain S1 < S2 < S3.1 < S3.2 < S4.1 < S4.2 is ordered (S3.2 includes retrain_epochs, so it implies
 S3.1); ``strictest`` is the last member of the chain that holds. SX-A and SX-B stand beside it.
@@ -52,6 +64,7 @@ SETUPS: tuple[Setup, ...] = (
     Setup("S3.2", "S2", ("retrain_lr", "retrain_epochs", "batch_size", "weight_decay", "momentum")),
     Setup("S4.1", "S3.2", ("prune_epochs",)),
     Setup("S4.2", "S3.2", ("prune_epochs", "prune_lr")),
+    Setup("SO", "S1", ("overall_lr", "total_epochs", "batch_size", "weight_decay", "momentum")),
     Setup("SX-A", "S1", ("total_epochs",)),
     Setup("SX-B", "S1", ("total_compute",)),
 )
@@ -83,7 +96,9 @@ def column_states(a: dict[str, Any], b: dict[str, Any], tolerance: float) -> dic
     states = {}
     for column in COMPARED:
         va, vb = a[column], b[column]
-        if va is None or vb is None:
+        if column == "prune_lr" and va is None and vb is None and a["prune_epochs"] == b["prune_epochs"] == 0:
+            states[column] = "equal"  # neither has a pruning stage to schedule
+        elif va is None or vb is None:
             states[column] = "missing"
         else:
             states[column] = "equal" if values_equal(column, va, vb, tolerance) else "differs"
@@ -104,6 +119,18 @@ def strictest_of(holds: list[str] | tuple[str, ...]) -> str | None:
     return met[-1] if met else None
 
 
+#: Table 4's labels (paper-notes §9), loosest last: the first relation that holds names the comparison.
+TABLE4_ORDER: tuple[tuple[str, str], ...] = (("SO", "S4.2"), ("SX-A", "SX-A"), ("SX-B", "SX-B"))
+
+
+def table4_label(holds: list[str] | tuple[str, ...]) -> str | None:
+    """The label the paper's Table 4 gives a comparison that meets ``holds`` (None: none of them)."""
+    for relation, label in TABLE4_ORDER:
+        if relation in holds:
+            return label
+    return None
+
+
 def row_label(row: dict[str, Any], fallback: str) -> str:
     name = row.get("name")
     return str(name).strip() if name is not None and str(name).strip() else fallback
@@ -112,8 +139,9 @@ def row_label(row: dict[str, Any], fallback: str) -> str:
 def compare_rows(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.02) -> dict[str, Any]:
     """Which setups two result rows meet.
 
-    Returns ``{"a", "b", "holds", "strictest", "differs", "unknown"}``: the row names, the setups that
-    hold (table order), the strictest chain member that holds (or ``None``), the compared columns
+    Returns ``{"a", "b", "holds", "strictest", "table4", "differs", "unknown"}``: the row names, the
+    setups that hold (table order), the strictest chain member that holds (or ``None``), Table 4's
+    label for the pair (:func:`table4_label`), the compared columns
     present in both rows that differ, and the setups left undecided by missing cells.
     """
     tolerance = check_tolerance(tolerance)
@@ -132,6 +160,7 @@ def pair_result(name_a: str, name_b: str, states: dict[str, str]) -> dict[str, A
         "b": name_b,
         "holds": holds,
         "strictest": strictest_of(holds),
+        "table4": table4_label(holds),
         "differs": [c for c in COMPARED if states[c] == "differs"],
         "unknown": [s for s in SETUP_NAMES if outcomes[s] == "unknown"],
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -100,6 +100,32 @@ def effective(comp: Complexity, nonzero: Mapping[str, tuple[int, int]]) -> tuple
         else:
             macs += c.macs
     return params, macs
+
+
+def nonzero_weights(model: nn.Module, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """(nonzero weights, all weights) of the named layers."""
+    out = {}
+    for name in names:
+        weight = model.get_submodule(name).weight
+        out[name] = (int((weight != 0).sum()), weight.numel())
+    return out
+
+
+def pruned_counts(model: nn.Module, input_shape: tuple[int, ...] | list[int],
+                  masked: Iterable[str] = ()) -> tuple[Complexity, int, int]:
+    """The counts prunebench reports for a pruned model: ``(structure, params, macs)``.
+
+    ``structure`` is the model as built (a masked model keeps its dense shape); ``params`` and ``macs``
+    are the numbers every report, regime and audit uses. For a physically pruned model they are the
+    structure's; for the ``masked`` layers of an unstructured one only the nonzero weights count (as
+    in Liu et al.'s weight-level code), so 50% and 90% weight sparsity are different compression
+    rates, with different Scratch-B budgets and speedups."""
+    comp = count(model, input_shape)
+    names = list(masked)
+    if not names:
+        return comp, comp.params, comp.macs
+    params, macs = effective(comp, nonzero_weights(model, names))
+    return comp, params, macs
 
 
 def sparsity(params: int, dense_params: int) -> float:

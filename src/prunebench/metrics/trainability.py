@@ -20,9 +20,16 @@ from torch import Tensor, nn
 from ..errors import PrunebenchError
 from ..modes import eval_mode
 
-#: Default slope (accuracy per epoch) above which accuracy counts as still rising. With accuracies
-#: as fractions in [0, 1] this is 0.1 percentage point per epoch; pass ``threshold=0.1`` for percents.
+#: Default slope (accuracy per epoch) a rise must exceed to count. With accuracies as fractions in
+#: [0, 1] this is 0.1 percentage point per epoch; pass ``threshold=0.1`` for percents.
 RISING_THRESHOLD = 1e-3
+#: Default window: the last 10 epochs of the first stage (all of it if shorter). Per-epoch accuracy
+#: on 1,000 examples carries binomial noise of about 1 point (sqrt(0.9 * 0.1 / 1000)); over 5 epochs
+#: that gives the least-squares slope a standard error of about 3e-3 per epoch, three times the
+#: threshold, over 10 epochs about 1e-3.
+RISING_WINDOW = 10
+#: One-sided confidence level of "still rising": the slope's lower confidence bound must be > 0.
+RISING_CONFIDENCE = 0.95
 
 
 class MetricError(PrunebenchError):
@@ -144,21 +151,53 @@ def _ls_slope(ys: Sequence[float]) -> float:
     return num / den
 
 
+def _slope_se(ys: Sequence[float], slope: float) -> float:
+    """Standard error of the least-squares slope (needs at least 3 points)."""
+    n = len(ys)
+    x_mean, y_mean = (n - 1) / 2, math.fsum(ys) / n
+    residuals = [y - (y_mean + slope * (i - x_mean)) for i, y in enumerate(ys)]
+    den = math.fsum((i - x_mean) ** 2 for i in range(n))
+    return math.sqrt(math.fsum(r * r for r in residuals) / (n - 2) / den)
+
+
 def convergence_at_first_decay(
-    accs: Sequence[float], first_stage_epochs: int, window: int = 5, *, threshold: float = RISING_THRESHOLD
-) -> dict[str, float | bool | int]:
+    accs: Sequence[float], first_stage_epochs: int, window: int = RISING_WINDOW, *,
+    threshold: float = RISING_THRESHOLD, confidence: float = RISING_CONFIDENCE,
+) -> dict[str, float | bool | int | None]:
     """Was accuracy still rising when the first LR stage ended?
 
     Fits a least-squares line to the last ``window`` epochs of the first stage (all of the stage if
-    it is shorter than ``window``). Returns ``rising`` (slope > ``threshold``), ``slope`` (accuracy
-    units per epoch) and ``window`` (epochs actually used). The default threshold, 1e-3 per epoch,
-    assumes accuracies as fractions (0.1 percentage point per epoch).
+    it is shorter). ``rising`` needs both: the slope exceeds ``threshold`` (a rise worth acting on)
+    and the lower one-sided ``confidence`` bound of the slope (Student t, n - 2 degrees of freedom)
+    is above zero (a rise that epoch-to-epoch noise does not explain). With only 2 epochs there is no
+    noise estimate and ``threshold`` alone decides. Returns ``rising``, ``slope`` (accuracy units per
+    epoch), ``lower`` (the confidence bound, ``None`` with 2 epochs) and ``window`` (epochs used).
+
+    Feed it validation accuracy (or training accuracy without a validation split), never test
+    accuracy: a decision about the schedule taken on the test set leaks it.
     """
     if isinstance(window, bool) or not isinstance(window, int) or window < 2:
         raise MetricError(f"window must be an integer >= 2 epochs, got {window!r}")
+    if not 0.5 <= confidence < 1:
+        raise MetricError(f"confidence must be in [0.5, 1), got {confidence!r}")
     stage = _first_stage(accs, first_stage_epochs)
     if len(stage) < 2:
         raise MetricError("a first LR stage of 1 epoch has no accuracy slope; need at least 2 epochs")
     tail = stage[-window:]
     slope = _ls_slope(tail)
-    return {"rising": bool(slope > threshold), "slope": slope, "window": len(tail)}
+    lower = None
+    if len(tail) >= 3:
+        from scipy.stats import t as student_t
+
+        lower = slope - float(student_t.ppf(confidence, len(tail) - 2)) * _slope_se(tail, slope)
+    rising = slope > threshold and (lower is None or lower > 0)
+    return {"rising": bool(rising), "slope": slope, "lower": lower, "window": len(tail)}
+
+
+def convergence_curve(history: Sequence[dict]) -> tuple[str, list[float]]:
+    """The accuracy curve the convergence check reads: validation accuracy (a split carved from the
+    training data) when every epoch has one, else training accuracy; never test accuracy."""
+    val = [h.get("val_acc") for h in history]
+    if val and all(v is not None for v in val):
+        return "val", [float(v) for v in val]
+    return "train", [float(h["train_acc"]) for h in history]

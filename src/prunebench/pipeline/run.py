@@ -19,11 +19,12 @@ from ..artifacts import check_output_dir, load_weights, write_model_dir
 from ..loading import load_model
 from ..config import TrainRunSpec, TrainSpec
 from ..errors import ArtifactError, ConfigError
-from ..metrics.trainability import convergence_at_first_decay, trainability_accuracy
+from ..metrics.trainability import convergence_at_first_decay, convergence_curve, trainability_accuracy
 from ..rng import derive_seed
 from ..train.loop import resolve_device
 from ..train.run import partial_dir, place_model, run_training, summarize, train_dense
 from .callbacks import JSVCallback, MaskCallback, jsv_inputs
+from .fairness_record import base_identity, schedule_fields
 from .regimes import RegimeContext, Resolved, get_regime, resolve, snapshot_epochs
 from .spec import PipelineSpec
 
@@ -129,26 +130,23 @@ def _reinit(spec: PipelineSpec, resolved: Resolved, model: torch.nn.Module) -> s
     return name
 
 
-def fairness_fields(spec: PipelineSpec, resolved: Resolved, base_id: str, report: dict[str, Any]) -> dict[str, Any]:
-    """The columns the comparison-setup audit compares (see prunebench.fairness)."""
+def fairness_fields(spec: PipelineSpec, resolved: Resolved, base_id: str, report: dict[str, Any],
+                    base_recipe: TrainSpec | None = None) -> dict[str, Any]:
+    """The columns the comparison-setup audit compares (meanings: pipeline/fairness_record.py).
+    ``base_recipe``: the recipe that made the base (read from its model directory when external)."""
     retrain = resolved.retrain
-    fresh = resolved.fresh
-    base_recipe = spec.base.train
-    pre = resolved.pretrain_epochs
+    base_recipe = base_recipe or spec.base.train
     return {
         "dataset": spec.data.name,
         "model": spec.model.name + (json.dumps(spec.model.args, sort_keys=True) if spec.model.args else ""),
         "macs": report["macs"],
-        "base": "fresh-init" if fresh else base_id,
+        "base": base_identity(base_id, resolved),
         "retrain_epochs": retrain.epochs,
         "retrain_lr": retrain.lr_schedule,
         "batch_size": retrain.batch_size,
         "weight_decay": retrain.weight_decay,
         "momentum": retrain.momentum,
-        "prune_epochs": pre,
-        "prune_lr": base_recipe.lr_schedule if (base_recipe is not None and pre) else None,
-        "total_epochs": pre + retrain.epochs,
-        "total_compute": pre * report["dense_macs"] + retrain.epochs * report["macs"],
+        **schedule_fields(resolved, base_recipe, report["macs"], report["dense_macs"]),
     }
 
 
@@ -162,11 +160,14 @@ def _trainability(history: list[dict[str, Any]], retrain: TrainSpec) -> dict[str
     out["ta_test"] = trainability_accuracy(test_accs, n) if complete else None
     decays = retrain.schedule.decay_epochs(retrain.epochs)
     if complete and decays and n >= 2:  # a slope needs two epochs
-        conv = convergence_at_first_decay(test_accs, n)
-        conv_train = convergence_at_first_decay(train_accs, n)
+        split, curve = convergence_curve(history)  # validation (else train) accuracy, never test
+        conv = convergence_at_first_decay(curve, n)
         out["converged_at_first_decay"] = not conv["rising"]
-        out["first_stage_slope_test"] = conv["slope"]
-        out["first_stage_slope_train"] = conv_train["slope"]
+        out["convergence_split"] = split
+        out["first_stage_slope"] = conv["slope"]
+        out["first_stage_slope_lower"] = conv["lower"]
+        out["first_stage_slope_test"] = convergence_at_first_decay(test_accs, n)["slope"]  # shown, never decides
+        out["first_stage_slope_train"] = convergence_at_first_decay(train_accs, n)["slope"]
     else:
         out["converged_at_first_decay"] = None
     return out
@@ -211,7 +212,7 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     result["jsv_mean_end"] = outcome.history[-1].get("jsv_mean") if outcome.history else None
     result["initial"] = outcome.initial
     result["reinit"] = reinit
-    result["fairness"] = fairness_fields(spec, resolved, _base_identity(spec, base), report)
+    result["fairness"] = fairness_fields(spec, resolved, _base_identity(spec, base), report, ctx.base_train)
     stored = {"run_id": run_id, **spec.full_json(), "resolved": {"start": resolved.start, "snapshot_epoch": resolved.snapshot_epoch,
               "score_epoch": resolved.score_epoch, "retrain": resolved.retrain.full_json(),
               "pretrain_epochs": resolved.pretrain_epochs}}

@@ -185,19 +185,16 @@ def _check_masked(model: nn.Module, masks: MaskSet) -> None:
 
 
 def make_report(model: nn.Module, shape: tuple[int, ...], dense: cx.Complexity, masks: MaskSet | None) -> dict[str, Any]:
-    """Params/MACs recounted from ``model`` (never taken from the plan), against the dense counts."""
-    comp = cx.count(model, shape)
+    """Params/MACs recounted from ``model`` (never taken from the plan), against the dense counts.
+    Under masks ``params``/``macs`` count the nonzero weights only (see ``cx.pruned_counts``)."""
+    comp, params, macs = cx.pruned_counts(model, shape, masks.masks if masks is not None else ())
     pruned_by_name = comp.by_name()
     widths = {c.name: [c.out_width, pruned_by_name[c.name].out_width] for c in dense.layers}
     report: dict[str, Any] = {
-        "params": comp.params, "macs": comp.macs, "dense_params": dense.params, "dense_macs": dense.macs,
+        "params": params, "macs": macs, "dense_params": dense.params, "dense_macs": dense.macs,
         "widths": widths, "input_shape": list(shape),
+        "sparsity": cx.sparsity(params, dense.params), "speedup": cx.speedup(dense.macs, macs),
     }
-    if masks is not None:
-        nonzero = {n: (int((model.get_submodule(n).weight != 0).sum()), m.numel()) for n, m in masks.masks.items()}
-        eff_params, eff_macs = cx.effective(comp, nonzero)
-        report.update(effective_params=eff_params, effective_macs=eff_macs)
-        report.update(sparsity=cx.sparsity(eff_params, dense.params), speedup=cx.speedup(dense.macs, eff_macs))
-    else:
-        report.update(sparsity=cx.sparsity(comp.params, dense.params), speedup=cx.speedup(dense.macs, comp.macs))
+    if masks is not None:  # the same numbers under their old names, and the dense-shaped counts
+        report.update(effective_params=params, effective_macs=macs, shape_params=comp.params, shape_macs=comp.macs)
     return report

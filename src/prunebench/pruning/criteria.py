@@ -32,6 +32,7 @@ class ScoreInput:
     weight: torch.Tensor  # detached; dim 0 = output filters/units
     seed: int  # derived from the prune seed and the layer name
     grad: torch.Tensor | None = None  # "grad": dL/dw summed over the given batches (cross-entropy, train mode)
+    batch_grads: tuple[torch.Tensor, ...] = ()  # "grad": dL/dw of each batch on its own (taylor)
     bn: nn.Module | None = None  # "bn": the BatchNorm that normalises this layer's outputs
     granularity: str = "filter"  # "filter": one score per output filter; "weight": one per element
     module: nn.Module | None = None  # "data": the layer itself (read only)
@@ -155,13 +156,33 @@ class Random(Criterion):
 
 @register_criterion
 class Taylor(Criterion):
+    """Molchanov et al. 2019 (first-order Taylor, filter group): per batch, the squared contribution
+    (sum over the filter of w * dL/dw)^2, averaged over the batches."""
+
     name, granularities = "taylor", ("filter",)
+    description = "mean over the given batches of (sum over each output filter of w * dL/dw)^2 (Molchanov et al. 2019; cross-entropy, train mode)"
+    needs = ("weight", "grad")
+
+    def score(self, inp: ScoreInput) -> torch.Tensor:
+        if not inp.batch_grads:
+            raise PruneError(f"criterion 'taylor' has no gradient for layer {inp.name!r}")
+        w = inp.weight.to(torch.float64)
+        per_batch = [_per_filter(w * g.to(torch.float64)).sum(1).pow(2) for g in inp.batch_grads]
+        return torch.stack(per_batch).mean(0)
+
+
+@register_criterion
+class TaylorSum(Criterion):
+    """The form prunebench used before: gradients summed over batches first, then |.| of the filter sum.
+    On a single batch it ranks filters exactly as ``taylor`` does."""
+
+    name, granularities = "taylor-sum", ("filter",)
     description = "|sum over each output filter of w * dL/dw|, dL/dw summed over the given batches (cross-entropy, train mode)"
     needs = ("weight", "grad")
 
     def score(self, inp: ScoreInput) -> torch.Tensor:
         if inp.grad is None:
-            raise PruneError(f"criterion 'taylor' has no gradient for layer {inp.name!r}")
+            raise PruneError(f"criterion 'taylor-sum' has no gradient for layer {inp.name!r}")
         return _per_filter(inp.weight * inp.grad).sum(1).abs()
 
 

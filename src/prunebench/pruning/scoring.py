@@ -28,20 +28,25 @@ def batches(data: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return out
 
 
-def taylor_grads(model: nn.Module, names: Iterable[str], data: Any, who: str = "taylor") -> dict[str, torch.Tensor]:
-    """dL/dw of each named layer, cross-entropy summed over the batches, on a scratch copy in train
-    mode (so the caller's weights, BN statistics and grads stay as they were)."""
+def taylor_grads(model: nn.Module, names: Iterable[str], data: Any, who: str = "taylor") -> dict[str, list[torch.Tensor]]:
+    """dL/dw of each named layer for each batch on its own (cross-entropy, mean over the batch), on a
+    scratch copy in train mode (so the caller's weights, BN statistics and grads stay as they were)."""
     pairs = batches(data)
     if not pairs:
         raise PruneError(f"criterion {who!r} needs data: a few training batches as (inputs, targets) tensors")
     scratch = copy.deepcopy(model).train()
     for p in scratch.parameters():
         p.requires_grad_(True)
-        p.grad = None
     device = next(scratch.parameters()).device
+    names = list(names)
+    out: dict[str, list[torch.Tensor]] = {n: [] for n in names}
     for x, y in pairs:
+        for p in scratch.parameters():
+            p.grad = None
         F.cross_entropy(scratch(x.to(device)), y.to(device)).backward()
-    return {n: scratch.get_submodule(n).weight.grad.detach().clone() for n in names}
+        for n in names:
+            out[n].append(scratch.get_submodule(n).weight.grad.detach().clone())
+    return out
 
 
 def _following_bn(model: nn.Module, items: tuple[Item, ...]) -> nn.Module | None:
@@ -69,7 +74,8 @@ def score_layers(
             name=name,
             weight=model.get_submodule(name).weight.detach(),
             seed=layer_seed(seed, name),
-            grad=grads.get(name),
+            grad=torch.stack(grads[name]).sum(0) if name in grads else None,
+            batch_grads=tuple(grads.get(name, ())),
             bn=_following_bn(model, templates[name]) if "bn" in needs and templates else None,
             granularity=granularity,
             module=scratch.get_submodule(name) if scratch is not None else None,

@@ -49,6 +49,14 @@ class RetrainRecipe(Spec):
     nesterov: bool | None = None
     weight_decay: float | None = Field(default=None, ge=0)
 
+    @field_validator("lr_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        # '{0:0.01, 30:0.001}' as the authors write it (a mapping once YAML has read it unquoted)
+        from .. import schedule as sched
+
+        return None if value is None else sched.normalize(value)
+
 
 class RegimeChoice(Spec):
     """An arm's regime: its name, its parameters, and a plug-in regime's own ``args``."""
