@@ -31,7 +31,8 @@ from .base import Regime, RegimeContext, Resolved, explicit_schedule, need_base,
 
 def stretch(schedule: str, from_epochs: int, to_epochs: int) -> str:
     """A step schedule with its boundaries scaled from a run of ``from_epochs`` to ``to_epochs``
-    (decays stay at the same fractions of the run: Liu et al.'s Scratch-E/B practice)."""
+    (decays stay at the same fractions of the run: Liu et al.'s Scratch-E/B practice). A boundary
+    ``k * to / from`` lands on the nearest epoch, halves rounded up (15 of 30 -> 22.5 of 45 -> 23)."""
     s = sched.parse(schedule)
     if from_epochs < 1:
         raise ConfigError("a scratch regime needs a base recipe of at least 1 epoch to stretch")
@@ -39,7 +40,7 @@ def stretch(schedule: str, from_epochs: int, to_epochs: int) -> str:
         return str(s)
     points, last = [], -1
     for key, lr in s.points:
-        new = round(key * to_epochs / from_epochs)
+        new = (2 * key * to_epochs + from_epochs) // (2 * from_epochs)  # floor(x + 1/2), exact in integers
         if new <= last:
             new = last + 1
         points.append((new, lr))
