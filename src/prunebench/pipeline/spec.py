@@ -62,6 +62,8 @@ class RegimeSpec(Spec):
     def _one_schedule(self) -> "RegimeSpec":
         if self.lr_schedule is not None and self.lr is not None:
             raise ValueError("give lr_schedule or lr (derive by the rules), not both")
+        if self.final_lr is not None and self.lr is None:  # it would be accepted and never read
+            raise ValueError("final_lr is the end of a schedule derived from lr; give lr too (or write lr_schedule out)")
         get_regime(self.name).check(self)
         return self
 
