@@ -60,10 +60,6 @@ def _shortfall_reason(group: list[dict]) -> str:
 def study_level(audit: dict) -> str | None:
     """The weakest setup over the pruning comparisons (a study is only as fair as its weakest one);
     scratch-style pairs that hold SX-A / SX-B are judged by that instead and left out."""
-    summary = audit.get("summary") or {}
-    for key in ("level", "setup", "study_setup", "weakest"):
-        if summary.get(key):
-            return str(summary[key])
     pairs = audit.get("pairs") or []
     levels = [p.get("strictest") for p in pairs if not _scratch_style(p)]
     if not levels:
@@ -86,10 +82,13 @@ def audit_lines(audit: dict | None) -> tuple[list[str], list[str]]:
     sx = []
     for (a, arm), group in groups.items():
         if all(_scratch_style(p) for p in group):
-            held = [h for h in ("SX-A", "SX-B") if all(h in (p.get("holds") or []) for p in group)]
-            sx.append(f"{a} vs {arm} ({', '.join(held) or 'neither SX-A nor SX-B in every one'}){_count(group)}")
+            held = [h for h in ("SO", "SX-A", "SX-B") if all(h in (p.get("holds") or []) for p in group)]
+            labels = sorted({str(p.get("table4")) for p in group if p.get("table4")})
+            table4 = f"; Table 4 would call it {' / '.join(labels)}" if labels else ""
+            sx.append(f"{a} vs {arm} ({', '.join(held) or 'neither SX-A nor SX-B in every one'}{table4}){_count(group)}")
     if sx:
-        facts.append("Scratch-style comparisons (equal total epochs SX-A / equal FLOPs SX-B): " + "; ".join(sx))
+        facts.append("Scratch-style comparisons (equal total epochs SX-A / equal FLOPs SX-B / same overall LR "
+                     "schedule SO, Table 4's 'S4.2'): " + "; ".join(sx))
     summary = audit.get("summary") or {}
     if summary.get("target") is not None:
         facts.append(f"Numbers compared within a relative tolerance of {summary.get('tolerance', '?')}; "

@@ -73,15 +73,21 @@ def audit_study(study_dir: str | Path, *, tolerance: float = 0.02, target: str |
     summary adds ``groups``, ``skipped`` (no finished reference run) and ``short_by_arm`` (the
     shortfalls folded per arm, with run counts).
     """
-    from ..fairness import DEFAULT_TARGET, audit_rows
-
-    target = target or DEFAULT_TARGET
     reference, rows = _with_store(study_dir, lambda s: (s.get_meta("reference"), s.rows(kind="run")))
     groups: dict[tuple[float, int], dict[str, dict[str, Any]]] = {}
     for row in rows:
         fair = fairness_row(row)
         if fair is not None:
             groups.setdefault((row["ratio"], row["seed"]), {})[row["arm"]] = {**fair, "name": row["arm"]}
+    return audit_groups(groups, reference, tolerance=tolerance, target=target)
+
+
+def audit_groups(groups: dict[tuple[float, int], dict[str, dict[str, Any]]], reference: str, *,
+                 tolerance: float = 0.02, target: str | None = None) -> dict[str, Any]:
+    """:func:`audit_study` on fairness rows already grouped by (ratio, seed), then by arm."""
+    from ..fairness import DEFAULT_TARGET, audit_rows
+
+    target = target or DEFAULT_TARGET
     pairs, summaries, skipped = [], [], []
     for (ratio, seed), by_arm in sorted(groups.items()):
         if reference not in by_arm:
