@@ -253,6 +253,7 @@ def test_one_shot_pruning_stages_have_no_schedule_to_differ_in():
     (["S1", "SO", "SX-A", "SX-B"], "S4.2"),  # Table 4: same overall schedule as scratch
     (["S1", "SX-A"], "SX-A"),  # same total epochs, e.g. a raised retraining LR
     (["S1", "SX-B"], "SX-B"),  # squeezed: same total compute
+    (["S1", "SX-A", "SX-B"], "SX-B"),  # squeezed to epoch 0: same epochs and same compute
     (["S1"], None),
 ])
 def test_table4_labels(holds, label):

@@ -25,7 +25,8 @@ by its loose "S4.2" (paper-notes §9): PxFy arms whose whole run -- x epochs of 
 then the rest of it -- is the scratch model's schedule, epoch for epoch; only the pruning epoch
 differs. Table 2's chain stays strict: such arms prune different snapshots, so they do not even meet
 S2. :func:`table4_label` gives the label Table 4 would print for a comparison: "S4.2" when SO holds,
-else "SX-A" (same total epochs, e.g. a raised retraining LR), else "SX-B" (same total compute).
+else "SX-B" (same total compute: a squeezed pruning epoch), else "SX-A" (same total epochs, e.g. a
+raised retraining LR).
 
 A pruning stage of 0 epochs in both rows (one-shot criteria) has no schedule to differ in:
 ``prune_lr`` then counts as equal even though neither row has one.
@@ -119,8 +120,10 @@ def strictest_of(holds: list[str] | tuple[str, ...]) -> str | None:
     return met[-1] if met else None
 
 
-#: Table 4's labels (paper-notes §9), loosest last: the first relation that holds names the comparison.
-TABLE4_ORDER: tuple[tuple[str, str], ...] = (("SO", "S4.2"), ("SX-A", "SX-A"), ("SX-B", "SX-B"))
+#: Table 4's labels (paper-notes §9): the first relation that holds names the comparison. Equal
+#: compute comes before equal epochs: a squeezed arm whose pruning epoch rounds to 0 meets both, and
+#: Table 4 calls the squeezed arms SX-B.
+TABLE4_ORDER: tuple[tuple[str, str], ...] = (("SO", "S4.2"), ("SX-B", "SX-B"), ("SX-A", "SX-A"))
 
 
 def table4_label(holds: list[str] | tuple[str, ...]) -> str | None:
