@@ -184,7 +184,7 @@ def _acc_cell(g: GroupStats | None) -> Cell:
     if stat.n == 0:
         return Cell(text="no finished run", note=", ".join(notes))
     mean, std = _pct(stat)
-    return Cell(mean=mean, std=std, n=stat.n, mark=bool(g.welch and g.welch.significant), note=", ".join(notes))
+    return Cell(mean=mean, std=std, n=stat.n, mark=bool(g.comparison and g.comparison.significant), note=", ".join(notes))
 
 
 def _span(values: list[float], fmt: str) -> str:
@@ -229,6 +229,30 @@ def _paper_rows(agg: Aggregate, paper: dict | None) -> list[tuple[int, Row]]:
     return out
 
 
+def _against(agg: Aggregate) -> str:
+    if not agg.references:
+        return f"the reference arm '{agg.reference}'"
+    leads = sorted({v for v in agg.references.values()}, key=lambda a: agg.arms.index(a) if a in agg.arms else 0)
+    return "the reference of its group (" + ", ".join(f"'{a}'" for a in leads) + ")"
+
+
+def test_footnotes(agg: Aggregate) -> list[str]:
+    """Which test decided the mark, and why (paired where arms share a base per seed, else Welch)."""
+    used = agg.tests_used()
+    notes = []
+    if "paired" in used:
+        notes.append(f"{MARK} significantly different from {_against(agg)} at the same ratio, paired by "
+                     "seed (the two arms pruned the same base model at every seed): exact sign-flip "
+                     "permutation test over the per-seed differences, p < 0.05 (with n seeds p cannot "
+                     "fall below 2/2^n; the paired t-test is in the details table).")
+    if "welch" in used or not used:
+        notes.append(f"{MARK} significantly different from {_against(agg)} at the same ratio "
+                     "(Welch's unpaired t-test, p < 0.05: used where the two arms did not prune the same "
+                     "base model at every seed).")
+    notes.append("Bold: best mean in the column.")
+    return notes
+
+
 def accuracy_table(agg: Aggregate, paper: dict | None = None) -> Table:
     """The paper-shaped table: rows = arms, columns = pruning ratios, final test accuracy in percent."""
     ours = _bold_best([[_acc_cell(agg.get(arm, r)) for r in agg.ratios] for arm in agg.arms])
@@ -242,8 +266,7 @@ def accuracy_table(agg: Aggregate, paper: dict | None = None) -> Table:
     notes = [
         "Final-epoch test accuracy (%) of finished runs: mean ± sample std (ddof=1) over seeds, n = runs; "
         "n/a = a single run has no std.",
-        f"{MARK} significantly different from the reference arm '{agg.reference}' at the same ratio "
-        "(Welch's t-test, p < 0.05). Bold: best mean in the column.",
+        *test_footnotes(agg),
     ]
     if extra:
         notes.append("paper: published numbers (mean only), shown for calibration, not tested.")
@@ -271,7 +294,7 @@ DETAIL_COLUMNS = ("n done", "test acc (%)", "TA train (%)", "TA test (%)", "JSV 
 
 def _detail_row(agg: Aggregate, g: GroupStats) -> Row:
     s = g.stat
-    welch = "reference" if g.welch is None else g.welch.describe()
+    welch = "reference" if g.comparison is None else f"vs {g.reference}: {g.comparison.describe()}"
     cells = (
         Cell(text=str(g.n_done)), _stat_cell(s("test_acc"), 100), _stat_cell(s("ta_train"), 100),
         _stat_cell(s("ta_test"), 100), _stat_cell(s("jsv_mean_start"), digits=4),
@@ -287,5 +310,8 @@ def detail_table(agg: Aggregate) -> Table:
     rows = tuple(_detail_row(agg, g) for r in agg.ratios for a in agg.arms if (g := agg.get(a, r)))
     notes = ("Means ± sample std over finished runs. TA: mean accuracy over the first LR stage (train and "
              "test versions). JSV: mean Jacobian singular value at the start and end of retraining. "
-             "MACs are multiply-accumulates (not FLOPs).",)
+             "MACs are multiply-accumulates (not FLOPs).",
+             "vs reference: mean difference of test accuracy (arm minus reference, percentage points) with "
+             "its 95% confidence interval, then the test: paired over seeds where both arms pruned the "
+             "same base model (paired t-test and exact sign-flip permutation p), else Welch's t-test.")
     return Table("details", "All metrics per arm and pruning ratio", "arm @ ratio", DETAIL_COLUMNS, rows, notes)
