@@ -19,7 +19,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("study_dir", nargs="?", metavar="DIR", help="a study directory (each arm vs the reference arm)")
     parser.add_argument("--rows", metavar="FILE.csv", help="rows CSV (header row, any subset of the columns)")
-    parser.add_argument("--reference", metavar="NAME", help="name of the reference row (default: the first row)")
+    parser.add_argument("--reference", metavar="NAME",
+                        help="the reference: a row name with --rows (default: the first row), an arm with DIR "
+                             "(default: the study's reference arm)")
+    parser.add_argument("--compare", metavar="within=F|by=F",
+                        help="DIR only: grouped comparisons (within=retrain.lr, by=criterion, none); "
+                             "default: the study's own")
     # Values are parsed by the handler, so that a bad one is a PrunebenchError like every other input.
     parser.add_argument("--tolerance", default="0.02", metavar="REL", help="relative tolerance for numbers (default 0.02)")
     parser.add_argument("--target", default=DEFAULT_TARGET, metavar="SETUP",
@@ -36,12 +41,13 @@ def run_audit(args: argparse.Namespace) -> int:
         from ..study.rows import audit_study
         from ..study.store import db_path
 
-        if args.reference:
-            raise ConfigError("--reference is for --rows; a study's reference arm is set in its study file")
         if not db_path(args.study_dir).is_file():
             raise ConfigError(f"{args.study_dir}: not a study directory (no study.sqlite)")
-        result = audit_study(args.study_dir, tolerance=tolerance, target=args.target)
+        result = audit_study(args.study_dir, tolerance=tolerance, target=args.target, reference=args.reference,
+                             compare=args.compare)
     else:
+        if args.compare:
+            raise ConfigError("--compare is for a study directory DIR, not for --rows")
         rows = read_rows_csv(args.rows)
         result = audit_rows(rows, reference=args.reference, tolerance=tolerance, target=args.target)
     if args.json:

@@ -21,7 +21,7 @@ from .paired import Comparison, compare_runs
 
 #: Fields averaged per group: (row key, attribute name of GroupStats).
 METRICS: tuple[str, ...] = (
-    "test_acc", "val_acc", "ta_train", "ta_test", "jsv_mean_start", "jsv_mean_end",
+    "base_acc", "pruned_acc", "chance_acc", "test_acc", "val_acc", "ta_train", "ta_test", "jsv_mean_start", "jsv_mean_end",
     "params", "macs", "sparsity", "speedup", "epochs",
 )
 ALPHA = 0.05

@@ -34,7 +34,7 @@ class Cell:
 class Row:
     label: str
     cells: tuple[Cell, ...]
-    kind: str = "ours"  # "ours" | "paper" | "header"
+    kind: str = "ours"  # "ours" | "paper" | "header" | "stage" (base / after-pruning accuracy)
 
 
 @dataclass(frozen=True)
@@ -253,14 +253,45 @@ def test_footnotes(agg: Aggregate) -> list[str]:
     return notes
 
 
+def _pct_cell(stat: Stat) -> Cell:
+    if stat.mean is None:
+        return Cell(text="–")
+    mean, std = _pct(stat)
+    return Cell(mean=mean, std=std, n=stat.n)
+
+
+def _base_row(agg: Aggregate) -> Row | None:
+    """The dense base models' test accuracy per ratio (those of the reference arm, else of any arm)."""
+    cells = []
+    for ratio in agg.ratios:
+        gs = [agg.get(agg.reference, ratio)] + [agg.get(a, ratio) for a in agg.arms]
+        stat = next((g.stat("base_acc") for g in gs if g and g.stat("base_acc").n), Stat(None, None, 0))
+        cells.append(_pct_cell(stat))
+    if all(c.mean is None for c in cells):
+        return None
+    return Row("dense base model", tuple(cells), kind="stage")
+
+
+def _stage_row(agg: Aggregate, arm: str) -> Row | None:
+    cells = [_pct_cell(g.stat("pruned_acc")) if (g := agg.get(arm, r)) else Cell(text="–") for r in agg.ratios]
+    if all(c.mean is None for c in cells):
+        return None
+    return Row(f"{arm}: right after pruning", tuple(cells), kind="stage")
+
+
 def accuracy_table(agg: Aggregate, paper: dict | None = None) -> Table:
     """The paper-shaped table: rows = arms, columns = pruning ratios, final test accuracy in percent."""
     ours = _bold_best([[_acc_cell(agg.get(arm, r)) for r in agg.ratios] for arm in agg.arms])
     rows: list[Row] = [_header_row(agg)]
+    base = _base_row(agg)
+    rows += [base] if base is not None else []
     extra = _paper_rows(agg, paper)
     for i, arm in enumerate(agg.arms):
-        label = f"{arm} (reference)" if arm == agg.reference else arm
+        is_ref = arm == agg.reference if not agg.references else agg.reference_of(arm) == arm
+        label = f"{arm} (reference)" if is_ref else arm
         rows.append(Row(label, tuple(ours[i])))
+        pruned = _stage_row(agg, arm)
+        rows += [pruned] if pruned is not None else []
         rows.extend(row for idx, row in extra if idx == i)
     rows.extend(row for idx, row in extra if idx >= len(agg.arms))
     notes = [
@@ -268,6 +299,9 @@ def accuracy_table(agg: Aggregate, paper: dict | None = None) -> Table:
         "n/a = a single run has no std.",
         *test_footnotes(agg),
     ]
+    if base is not None:
+        notes.append("dense base model: test accuracy (%) of the base models the reference arm pruned, before "
+                     "pruning; right after pruning: each arm's pruned model before re-init and retraining.")
     if extra:
         notes.append("paper: published numbers (mean only), shown for calibration, not tested.")
     return Table("accuracy", "Test accuracy (%) by arm and pruning ratio", "arm",
@@ -287,7 +321,7 @@ def _count_cell(stat: Stat) -> Cell:
     return Cell(mean=stat.mean, digits=0, show_std=False)
 
 
-DETAIL_COLUMNS = ("n done", "test acc (%)", "TA train (%)", "TA test (%)", "JSV start", "JSV end",
+DETAIL_COLUMNS = ("n done", "base acc (%)", "after prune (%)", "test acc (%)", "TA train (%)", "TA test (%)", "JSV start", "JSV end",
                   "params", "MACs", "sparsity (%)", "speedup (×)", "epochs", "diverged", "failed",
                   "vs reference")
 
@@ -296,7 +330,8 @@ def _detail_row(agg: Aggregate, g: GroupStats) -> Row:
     s = g.stat
     welch = "reference" if g.comparison is None else f"vs {g.reference}: {g.comparison.describe()}"
     cells = (
-        Cell(text=str(g.n_done)), _stat_cell(s("test_acc"), 100), _stat_cell(s("ta_train"), 100),
+        Cell(text=str(g.n_done)), _stat_cell(s("base_acc"), 100), _stat_cell(s("pruned_acc"), 100),
+        _stat_cell(s("test_acc"), 100), _stat_cell(s("ta_train"), 100),
         _stat_cell(s("ta_test"), 100), _stat_cell(s("jsv_mean_start"), digits=4),
         _stat_cell(s("jsv_mean_end"), digits=4), _count_cell(s("params")), _count_cell(s("macs")),
         _stat_cell(s("sparsity"), 100, 1), _stat_cell(s("speedup")), _count_cell(s("epochs")),
