@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from ..fairness import DEFAULT_TARGET, SETUP_NAMES, audit_rows, read_rows_csv, summary_line
@@ -30,6 +31,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--target", default=DEFAULT_TARGET, metavar="SETUP",
                         help=f"setup the summary checks against (default {DEFAULT_TARGET}; one of {', '.join(SETUP_NAMES)})")
     parser.add_argument("--json", action="store_true", help="print the audit as JSON")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a comparison falls short of --target (scratch-style ones: of SX-A / SX-B)")
     parser.set_defaults(func=run_audit)
 
 
@@ -50,14 +53,25 @@ def run_audit(args: argparse.Namespace) -> int:
             raise ConfigError("--compare is for a study directory DIR, not for --rows")
         rows = read_rows_csv(args.rows)
         result = audit_rows(rows, reference=args.reference, tolerance=tolerance, target=args.target)
+    headline = None
+    if args.study_dir is not None:
+        from ..report.headline import study_headline
+
+        headline = result["summary"]["headline"] = study_headline(result)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        _print_table(result)
-    return 0
+        _print_table(result, headline)
+    return 1 if args.strict and _short(result, args.target) else 0
 
 
-def _print_table(result: dict[str, Any]) -> None:
+def _short(result: dict[str, Any], target: str) -> list[dict[str, Any]]:
+    from ..report.headline import strict_failures
+
+    return strict_failures(result, target)
+
+
+def _print_table(result: dict[str, Any], headline: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -70,6 +84,7 @@ def _print_table(result: dict[str, Any]) -> None:
         cells = (pair["b"], pair["strictest"] or "none", " ".join(pair["holds"]) or "-",
                  " ".join(pair["unknown"]) or "-", ", ".join(pair["differs"]) or "-")
         table.add_row(*(Text(cell) for cell in cells))  # Text: row names are not rich markup
-    console = Console(highlight=False)
+    # In a pipe, rich would wrap at 80 columns and fold the table's cells: there it lays out at full width.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
     console.print(table)
-    console.print(Text(summary_line(summary)))
+    console.print(Text(headline or summary_line(summary)), soft_wrap=True)

@@ -98,6 +98,8 @@ def stored_study(meta: dict[str, Any]) -> StudySpec | None:
     data = meta.get("study")
     if not isinstance(data, dict):
         return None
+    if isinstance(data.get("base"), dict) and "seed" in data["base"]:  # recorded by earlier versions
+        data = {**data, "base": {k: v for k, v in data["base"].items() if k != "seed"}}
     try:
         return StudySpec.model_validate(data)
     except Exception:

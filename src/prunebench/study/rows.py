@@ -106,7 +106,8 @@ def audit_study(study_dir: str | Path, *, tolerance: float = 0.02, target: str |
             if not others:
                 continue
             result = audit_rows([by_arm[lead], *others], reference=lead, tolerance=tolerance, target=target)
-            pairs += [{**p, "arm": p["b"], "ratio": ratio, "seed": seed, "b": f"{p['b']}@{ratio:g}/seed{seed}"}
+            pairs += [{**p, "arm": p["b"], "ratio": ratio, "seed": seed, "b": f"{p['b']}@{ratio:g}/seed{seed}",
+                       "fresh_start": _fresh(by_arm[lead]) or _fresh(by_arm[p["b"]])}
                       for p in result["pairs"]]
             summary = result["summary"]
             summary["short"] = [{**item, "arm": item["b"], "ratio": ratio, "seed": seed,
@@ -117,6 +118,12 @@ def audit_study(study_dir: str | Path, *, tolerance: float = 0.02, target: str |
     if refs:
         merged["references"] = sorted(set(refs.values()), key=list(refs.values()).index)
     return {"pairs": pairs, "summary": merged}
+
+
+def _fresh(fair: dict[str, Any]) -> bool:
+    """Whether a run started from fresh weights (scratch training): it shares no base model, and its
+    comparisons are judged by SX-A / SX-B."""
+    return fair.get("base") == "fresh-init"
 
 
 def _merge(summaries: list[dict[str, Any]], reference: str, tolerance: float, target: str,

@@ -120,7 +120,10 @@ class CompareSpec(Spec):
 
 
 class BaseTrainSpec(TrainSpec):
-    """A pretraining recipe in a study file: the seed comes from the study's seeds."""
+    """A pretraining recipe in a study file: the seed comes from the study's seeds (so it is left out
+    of the recipe's dump, and the stored study reads back as a study file)."""
+
+    seed: int = Field(default=0, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
