@@ -41,7 +41,7 @@ def chance_warnings(rows: Sequence[dict]) -> list[str]:
         arms = sorted(set(info["arms"]))
         out.append(f"base model of seed {seed} is at chance level: test accuracy {_pct(base)} vs chance "
                    f"{_pct(chance)} (within {CHANCE_MARGIN * 100:g} points); the arms pruning it "
-                   f"({', '.join(arms)}) compare pruning an untrained network: check the base recipe and the "
+                   f"({', '.join(arms)}) prune a network that has not learned the task: check the base recipe and the "
                    "data set's augmentation")
     return out
 
