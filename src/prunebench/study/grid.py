@@ -12,6 +12,7 @@ from typing import Any
 from ..config import validate
 from ..errors import ConfigError, PrunebenchError
 from .check import check_base_model, check_run, external_base
+from .fit import check_fit
 from .job import Job
 from .spec import RETRAIN_KEYS, ArmSpec, StudySpec, resolve_base_dir
 
@@ -164,6 +165,7 @@ def _dry_run(job: Job, base_run: Any, external: Any, where: str) -> None:
         check_base_model(info, spec.model, where)
     else:
         recipe = base_run.train
+    check_fit(spec, recipe, where)  # the model takes the data, no LR step past the last epoch
     check_run(spec, recipe, where)
 
 
