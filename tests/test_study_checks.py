@@ -77,8 +77,10 @@ def chance_study(tmp_path_factory):
 def test_chance_level_study_warns_and_shows_base_and_after_prune_accuracy(chance_study, cli_main, capsys):
     path, out = chance_study
     assert cli_main(["run", str(path), "--out", str(out), "--no-progress"]) == 0
-    err = capsys.readouterr().err
+    printed = capsys.readouterr()
+    err = printed.err
     assert "warning: base model of seed 0 is at chance level: test accuracy 10.0% vs chance 10.0%" in err
+    assert " done run " in printed.out and " test accuracy " in printed.out and "%" in printed.out  # percent
     assert "warning: base model of seed 1 is at chance level" in err
     assert cli_main(["results", str(out), "--csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

@@ -135,6 +135,7 @@ def test_audit_cli_names_the_varied_factor_strict_and_compare_none(factorial_dir
     assert cli_main(["audit", str(out), "--strict"]) == 0
     text = capsys.readouterr().out
     assert "0 of 8 fall short of S3.2" in text and "the study varies retrain.lr on purpose" in text
+    assert "│ bn-scale/lr0.001@0.5/seed1 │" in text  # in a pipe, cells are not cut at 80 columns
     # Without the grouping, l1/lr0.01 is every arm's reference: the LR differs for half of them.
     assert cli_main(["audit", str(out), "--compare", "none", "--strict", "--json"]) == 1
     result = json.loads(capsys.readouterr().out)
@@ -155,6 +156,12 @@ def test_report_reference_and_compare_flags_without_rerunning(factorial_dir, cli
     assert cli_main(["report", str(out)]) == 0
     md = (out / "report" / "report.md").read_text(encoding="utf-8")
     assert "| vs l1/lr0.001: " in md and "paired n=2" in md and "sign-flip permutation" in md
+    from prunebench.study import study_rows
+
+    sparsity = {round(r["sparsity"] * 100, 1) for r in study_rows(out)}
+    assert len(sparsity) == 1
+    assert (f"- cnn1d (cnn1d): pruning ratio p = the fraction of filters removed from every conv layer (never the "
+            f"classifier). Parameter sparsity in this study: ratio 0.5: {sparsity.pop():.1f}% of the parameters.") in md
     assert cli_main(["report", str(out), "--compare", "none", "--reference", "bn-scale/lr0.01"]) == 0
     md = (out / "report" / "report.md").read_text(encoding="utf-8")
     assert "| vs bn-scale/lr0.01: " in md and "| vs l1/lr0.001: " not in md

@@ -17,6 +17,7 @@ from . import document as doc
 from . import tables
 from .aggregate import Aggregate, ReportError, aggregate
 from .checks import reader_warnings
+from .ratios import ratio_lines
 from .fairness_section import audit_lines, problem_runs, recommendations
 from .plots import make_figures
 
@@ -106,6 +107,8 @@ def build_blocks(rows, meta, audit, agg: Aggregate, figures) -> list[doc.Block]:
         doc.Bullets(tuple(problem_runs(rows)), css="problems"),
         doc.Heading("Retraining recipes"),
         doc.Bullets(tuple(_recipes(rows, agg))),
+        doc.Heading("What the pruning ratio means"),
+        doc.Bullets(tuple(ratio_lines(meta, rows)), empty="the study records no model"),
     ]
     return [b for b in blocks if not (isinstance(b, doc.Para) and not b.text)]
 
