@@ -118,7 +118,7 @@ def test_factorial_study_pairs_each_criterion_with_l1_at_its_own_lr(factorial_di
         assert g.reference == f"l1/lr{lr}" and g.comparison.test == "paired" and g.comparison.n == 2
         d = [acc[(f"{crit}/lr{lr}", s)] - acc[(f"l1/lr{lr}", s)] for s in (0, 1)]
         assert g.comparison.diff == pytest.approx(sum(d) / 2)
-        assert g.comparison.p == _flips(d)
+        assert g.comparison.p_perm == _flips(d)
         tested += 1
     assert tested == 4
     audit = audit_study(out)

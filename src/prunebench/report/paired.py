@@ -10,8 +10,11 @@ the comparison. A paired design gets two tests of the mean difference:
   ``|sum(d)|`` is at least the observed one. It needs no normality and is exact at any ``n``, but
   ``n`` seeds can never give ``p`` below ``2 / 2**n`` (0.5 with 2 seeds, 0.25 with 3).
 
-The significance mark of a paired comparison follows the permutation ``p``. Arms that do not share
-their bases get Welch's unpaired t-test. Every comparison reports the mean difference (arm minus
+The significance mark of a paired comparison follows the paired t-test (the permutation ``p`` is
+shown beside it: with 3 seeds it cannot fall below 0.25, so at such n a mark rests on the t-test's
+normality assumption, and the report says so); when every seed moved by exactly the same amount the
+t statistic is undefined and the permutation ``p`` decides. Arms that do not share their bases get
+Welch's unpaired t-test. Every comparison reports the mean difference (arm minus
 reference) with a 95% confidence interval, from the t distribution of the test used.
 """
 from __future__ import annotations
@@ -34,8 +37,8 @@ class Comparison:
     """One arm against its reference at one pruning ratio.
 
     ``test`` is ``"paired"`` or ``"welch"``; ``p`` is the p-value that decides significance (the
-    permutation p for a paired design, Welch's otherwise) and ``t`` the t statistic; ``p_t`` is the
-    paired t-test's p (None for Welch). ``diff`` is mean(arm) - mean(reference) (for a paired design
+    paired t-test's, or Welch's) and ``t`` the t statistic; ``p_perm`` is the exact sign-flip
+    permutation p of a paired design (None for Welch). ``diff`` is mean(arm) - mean(reference) (for a paired design
     the mean of the per-seed differences), ``ci`` its 95% interval. ``p`` None: ``reason`` says why.
     """
 
@@ -45,7 +48,7 @@ class Comparison:
     n: int = 0
     diff: float | None = None
     ci: tuple[float, float] | None = None
-    p_t: float | None = None
+    p_perm: float | None = None
     reason: str | None = None
 
     @property
@@ -64,8 +67,9 @@ class Comparison:
             return f"{head}{self.test}: n/a ({self.reason})"
         sig = " (significant)" if self.significant else ""
         if self.test == "paired":
-            pt = "n/a" if self.p_t is None else f"{self.p_t:.3g}"
-            return f"{head}paired n={self.n}: t-test p={pt}, sign-flip p={self.p:.3g}{sig}"
+            pt = "n/a (no spread)" if self.t is None else f"{self.p:.3g}"
+            pp = "n/a" if self.p_perm is None else f"{self.p_perm:.3g}"
+            return f"{head}paired n={self.n}: t-test p={pt}, sign-flip p={pp}{sig}"
         return f"{head}Welch: p={self.p:.3g}{sig}"
 
 
@@ -113,11 +117,11 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> Comparison:
     if sd <= 1e-12 * max(abs(x) for x in diffs + [1e-300]):
         # Every seed moved by the same amount (up to rounding): t is undefined, the permutation
         # test still decides.
-        return Comparison("paired", None, p_perm, n, mean, (mean, mean), None)
+        return Comparison("paired", None, p_perm, n, mean, (mean, mean), p_perm)
     se = sd / math.sqrt(n)
     t = mean / se
     half = _t_quantile(n - 1) * se
-    return Comparison("paired", t, p_perm, n, mean, (mean - half, mean + half), _t_p(t, n - 1))
+    return Comparison("paired", t, _t_p(t, n - 1), n, mean, (mean - half, mean + half), p_perm)
 
 
 def welch_comparison(a: Sequence[float], b: Sequence[float]) -> Comparison:

@@ -242,9 +242,10 @@ def test_footnotes(agg: Aggregate) -> list[str]:
     notes = []
     if "paired" in used:
         notes.append(f"{MARK} significantly different from {_against(agg)} at the same ratio, paired by "
-                     "seed (the two arms pruned the same base model at every seed): exact sign-flip "
-                     "permutation test over the per-seed differences, p < 0.05 (with n seeds p cannot "
-                     "fall below 2/2^n; the paired t-test is in the details table).")
+                     "seed (the two arms pruned the same base model at every seed): paired t-test over the "
+                     "per-seed differences, p < 0.05. The exact sign-flip permutation p (details table) "
+                     "needs no normality but cannot fall below 2/2^n with n seeds (0.25 with 3), so with "
+                     "few seeds a mark rests on the t-test's normality assumption.")
     if "welch" in used or not used:
         notes.append(f"{MARK} significantly different from {_against(agg)} at the same ratio "
                      "(Welch's unpaired t-test, p < 0.05: used where the two arms did not prune the same "
