@@ -196,5 +196,18 @@ def test_run_dir_resumes_the_study_it_holds(factorial_dir, cli_main, capsys, tmp
         assert store.counts()["done"] == 14 and len(store.attempts()) == 14  # nothing ran again
     finally:
         store.close()
+    # The recorded study file gone: DIR/study.yaml (the expanded study) is read back, same runs, same ids.
+    store = Store.open(out)
+    try:
+        store.set_meta("study_file", str(tmp_path / "gone.yaml"))
+    finally:
+        store.close()
+    assert cli_main(["run", str(out), "--no-progress"]) == 0
+    store = Store.open(out)
+    try:
+        assert store.counts()["done"] == 14 and len(store.attempts()) == 14
+        assert len(store.rows()) == 14  # no run added: the ids read back equal
+    finally:
+        store.close()
     assert cli_main(["run", str(tmp_path)]) == 2
     assert "not a study directory (no study.sqlite)" in capsys.readouterr().err
