@@ -77,12 +77,16 @@ def _print_table(result: dict[str, Any], headline: str | None = None) -> None:
     from rich.text import Text
 
     summary = result["summary"]
-    table = Table(title=Text(f"comparison setups vs {summary['reference']!r} (tolerance {summary['tolerance']:g})"))
-    for header in ("row", "strictest", "holds", "unknown", "differs"):
+    grouped = bool(summary.get("references"))
+    versus = ("each arm's group reference (" + ", ".join(map(repr, summary["references"])) + ")" if grouped
+              else repr(summary["reference"]))
+    table = Table(title=Text(f"comparison setups vs {versus} (tolerance {summary['tolerance']:g})"))
+    for header in (("reference",) if grouped else ()) + ("row", "strictest", "holds", "unknown", "differs"):
         table.add_column(header)
     for pair in result["pairs"]:
         cells = (pair["b"], pair["strictest"] or "none", " ".join(pair["holds"]) or "-",
                  " ".join(pair["unknown"]) or "-", ", ".join(pair["differs"]) or "-")
+        cells = ((str(pair["a"]),) if grouped else ()) + cells
         table.add_row(*(Text(cell) for cell in cells))  # Text: row names are not rich markup
     # In a pipe, rich would wrap at 80 columns and fold the table's cells: there it lays out at full width.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
