@@ -174,6 +174,10 @@ def _ordered_arms(rows: Iterable[dict], reference: str, references: dict[str, st
 def _group(arm: str, ratio: float, rows: list[dict]) -> GroupStats:
     done = [r for r in rows if r.get("status") == "done"]
     metrics = {k: Stat.of([r[k] for r in done if _finite(r.get(k))]) for k in METRICS}
+    # The accuracy right after pruning describes an arm's starting point only when it keeps the pruned
+    # weights; a re-initialised (or scratch) arm starts elsewhere.
+    metrics["pruned_acc"] = Stat.of([r["pruned_acc"] for r in done
+                                     if _finite(r.get("pruned_acc")) and r.get("reinit") in (None, "keep")])
     known = [r["converged_at_first_decay"] for r in done if r.get("converged_at_first_decay") is not None]
     return GroupStats(
         arm=arm, ratio=ratio, n_runs=len(rows), n_done=len(done),

@@ -302,7 +302,8 @@ def accuracy_table(agg: Aggregate, paper: dict | None = None) -> Table:
     ]
     if base is not None:
         notes.append("dense base model: test accuracy (%) of the base models the reference arm pruned, before "
-                     "pruning; right after pruning: each arm's pruned model before re-init and retraining.")
+                     "pruning; right after pruning: each arm's pruned model before retraining (arms that keep the pruned "
+                     "weights only; re-initialised and scratch arms start from other weights).")
     if extra:
         notes.append("paper: published numbers (mean only), shown for calibration, not tested.")
     return Table("accuracy", "Test accuracy (%) by arm and pruning ratio", "arm",
