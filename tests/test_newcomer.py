@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import prunebench.cli as cli
-from prunebench.artifacts import load_model, read_model_dir
+from prunebench.artifacts import read_model_dir
+from prunebench.loading import load_model
 from prunebench.config import DataSpec, load_yaml
 from prunebench.data import load_data
 from prunebench.pipeline import PipelineSpec

@@ -10,10 +10,11 @@ import torch
 import yaml
 
 import prunebench.cli as cli
-from prunebench.artifacts import load_model, read_model_dir
+from prunebench.artifacts import read_model_dir
+from prunebench.loading import load_model
 from prunebench.config import DataSpec
 from prunebench.data import load_data
-from prunebench.pruning.plan import replay
+from prunebench.pruning import replay
 from prunebench.report.checks import reader_warnings
 from prunebench.study import Store
 

@@ -65,7 +65,7 @@ def criterion_data(spec: Any, args: argparse.Namespace, model_dir: str | None) -
     from ..data import load_data
     from ..pruning import CRITERIA
 
-    if not CRITERIA.get(spec.criterion).needs_data:
+    if not CRITERIA.get(spec.criterion).needs_training_data():
         return None
     recorded = None
     if args.data is None and model_dir is not None:
