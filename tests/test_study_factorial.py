@@ -78,7 +78,7 @@ def test_grouped_references_and_their_errors():
     lonely["arms"] = [{"criterion": ["l1", "taylor"], "retrain": {"lr": [0.01]}},
                       {"name": "t", "criterion": "taylor", "retrain": {"lr": 0.001}}]
     with pytest.raises(ConfigError, match=r"compare: the group retrain.lr=0.001 has no arm that matches the reference 'l1/lr0.01'"):
-        parse_study(lonely, "l.yaml")
+        expand(parse_study(lonely, "l.yaml"), "l.yaml")
     bad = copy.deepcopy(FACTORIAL)
     bad["compare"] = {"within": ["retrain.colour"]}
     with pytest.raises(ConfigError, match=r"compare.within: unknown factor 'retrain.colour'"):

@@ -88,7 +88,7 @@ def format_dry_run(expansion: Any, target: Path) -> str:
     """The arms as the study expands them (one line each, with what distinguishes them), the run
     counts, and the comparisons the report and audit will make."""
     from ..study.compare import group_references, within_of
-    from ..study.grid import regime_fields
+    from ..study.spec import regime_fields
 
     study = expansion.study
     lines = [f"study {study.name!r} -> {target}: {len(study.arms)} arm(s), {len(expansion.runs)} run(s), "

@@ -21,7 +21,7 @@ from .spec import COMPARE_PATHS, RETRAIN_KEYS, ArmSpec, CompareSpec, StudySpec
 
 def arm_design(study: StudySpec, arm: ArmSpec) -> dict[str, str]:
     """Every comparable field of an arm (``COMPARE_PATHS``) as canonical JSON text."""
-    from .grid import regime_fields
+    from .spec import regime_fields
 
     recipe = regime_fields(study, arm)
     regime = arm.regime_choice().model_dump(mode="json", exclude_none=True)

@@ -27,6 +27,10 @@ RETRAIN_FACTORS = {"lr": "lr", "final_lr": "final_lr", "epochs": "epochs", "lr_s
                    "batch_size": "bs", "momentum": "momentum", "weight_decay": "wd", "nesterov": "nesterov"}
 
 
+#: Arm fields that hold a mapping whose keys may be factors: field -> {key: label prefix}.
+NESTED_FACTORS = {"retrain": RETRAIN_FACTORS}
+
+
 def level_label(prefix: str, value: Any) -> str:
     text = f"{value:g}" if isinstance(value, float) else str(value).lower() if isinstance(value, bool) else str(value)
     return prefix + text
@@ -38,10 +42,11 @@ def _factors(arm: dict[str, Any]) -> list[tuple[tuple[str, ...], list[Any], str]
     for key, value in arm.items():
         if key in ARM_FACTORS and isinstance(value, list):
             found.append(((key,), value, ARM_FACTORS[key]))
-        elif key == "retrain" and isinstance(value, dict):
+        elif key in NESTED_FACTORS and isinstance(value, dict):
+            table = NESTED_FACTORS[key]
             for sub, levels in value.items():
-                if sub in RETRAIN_FACTORS and isinstance(levels, list):
-                    found.append((("retrain", sub), levels, RETRAIN_FACTORS[sub]))
+                if sub in table and isinstance(levels, list):
+                    found.append(((key, sub), levels, table[sub]))
     return found
 
 

@@ -235,10 +235,6 @@ def parse_study(data: Any, source: str, relative_to: Path | None = None) -> Stud
     except PrunebenchError as err:  # raised inside a validator (an unknown registry name, ...)
         raise ConfigError(f"{source}: {_one_line(err)}") from None
     study.check_arms(source)
-    if study.compare is not None:
-        from .compare import group_references
-
-        group_references(study, study.compare, where=source)  # every group must have its reference
     return study
 
 
@@ -251,6 +247,24 @@ def _short_union(message: str) -> str:
 
 def load_study(path: str | Path) -> StudySpec:
     return parse_study(read_yaml(path), str(path), Path(path).resolve().parent)
+
+
+def regime_fields(study: StudySpec, arm: ArmSpec) -> dict[str, Any]:
+    """RegimeSpec fields: the arm's regime and its parameters, then the study's default recipe
+    overridden key by key by the arm's."""
+    fields = arm.regime_choice().model_dump(exclude_none=True)
+    for recipe in (study.retrain, arm.retrain):
+        if recipe is None:
+            continue
+        given = {k: v for k, v in recipe.model_dump(exclude_none=True).items() if k in RETRAIN_KEYS}
+        # An arm names its schedule one way: an explicit lr_schedule replaces a derived one and back.
+        if "lr_schedule" in given:
+            fields.pop("lr", None)
+            fields.pop("final_lr", None)
+        if "lr" in given:
+            fields.pop("lr_schedule", None)
+        fields.update(given)
+    return fields
 
 
 def resolve_base_dir(study: StudySpec, study_file: Path | None) -> Path | None:
