@@ -83,3 +83,21 @@ def test_an_lr_step_at_or_past_the_last_epoch_is_an_error():
     late_retrain["arms"][1]["retrain"] = {"lr_schedule": "0:0.01,2:0.001"}  # 2 retraining epochs: 0 and 1
     with pytest.raises(ConfigError, match=r"arm 'rand' .*retraining lr_schedule '0:1e-2,2:1e-3' changes the LR at epoch 2"):
         expand(parse_study(late_retrain, "r.yaml"))
+
+
+def test_pipeline_command_refuses_the_same_before_training(tmp_path, monkeypatch, capsys):
+    if "pipeline" not in cli.GROUPS:
+        monkeypatch.setattr(cli, "GROUPS", [*cli.GROUPS, "pipeline"])
+    spec = {"kind": "pipeline", "data": {"name": "mnist1d"}, "model": {"name": "cnn1d"},
+            "base": {"train": {"epochs": 2, "lr_schedule": "0:0.1,2:0.01"}}, "prune": {"ratio": 0.5},
+            "regime": {"name": "retrain", "epochs": 2, "lr_schedule": "0:0.01"}}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert cli.main(["pipeline", "--config", str(path), "--out", str(tmp_path / "out" / "p")]) == 2
+    assert "base lr_schedule '0:1e-1,2:1e-2' changes the LR at epoch 2" in capsys.readouterr().err
+    spec["base"]["train"]["lr_schedule"] = "0:0.1,1:0.01"
+    spec["model"] = {"name": "resnet56"}
+    path.write_text(yaml.safe_dump(spec))
+    assert cli.main(["pipeline", "--config", str(path), "--out", str(tmp_path / "out" / "p")]) == 2
+    assert "model 'resnet56' cannot take mnist1d's inputs (1x40, 10 classes)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -30,6 +30,9 @@ def _pipeline(args: argparse.Namespace) -> int:
     from ..pipeline import PipelineSpec, prepare_base, run_pipeline
 
     spec = load_yaml(PipelineSpec, args.config)
+    from ..study.fit import check_fit
+
+    check_fit(spec, spec.base.train, str(args.config))  # the model takes the data; no LR step past the end
     out = Path(args.out)
     try:
         base = prepare_base(spec, Path(args.base_root) if args.base_root else out.parent, say=print)
