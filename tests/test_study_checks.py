@@ -104,7 +104,9 @@ def test_chance_level_study_warns_and_shows_base_and_after_prune_accuracy(chance
         with torch.no_grad():
             correct = int((pruned(data.test_x).argmax(1) == data.test_y).sum())
         assert float(r["pruned_acc"]) == correct / 100
+    capsys.readouterr()
     assert cli_main(["report", str(out)]) == 0
+    assert "warning: base model of seed 1 is at chance level" in capsys.readouterr().err
     md = (out / "report" / "report.md").read_text(encoding="utf-8")
     warnings = md.split("## Warnings")[1].split("## Results")[0]
     assert "base model of seed 0 is at chance level" in warnings

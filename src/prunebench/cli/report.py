@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -40,5 +41,9 @@ def _report(args: argparse.Namespace) -> int:
     meta.update(plan)
     audit = audit_study(study_dir, reference=args.reference, compare=args.compare)
     html = write_report(study_dir, rows, meta, audit)
+    from ..report.checks import reader_warnings
+
+    for line in reader_warnings(rows):  # the report's warnings, on the console too
+        print(f"warning: {line}", file=sys.stderr)
     print(html)
     return 0
