@@ -44,15 +44,17 @@ def load(study: str) -> dict[tuple[str, float], dict[str, Stat]]:
     text = (HERE / "studies" / study / "report.md").read_text(encoding="utf-8")
     table = text.split("**All metrics per arm and pruning ratio**", 1)[1]
     lines = [line for line in table.strip().splitlines()]
+    header = [c.strip() for c in lines[0].strip().strip("|").split("|")]
+    columns = {"test": "test acc (%)", "ta_train": "TA train (%)", "jsv_start": "JSV start", "jsv_end": "JSV end"}
     out = {}
     for line in lines[2:]:  # after the header and the alignment row
         if not line.startswith("| "):
             break
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         arm, ratio = cells[0].rsplit(" @ ", 1)
-        n = int(cells[1])
+        n = int(cells[header.index("n done")])
         stats = {}
-        for key, idx in (("test", 2), ("ta_train", 3), ("jsv_start", 5), ("jsv_end", 6)):
+        for key, idx in ((k, header.index(name)) for k, name in columns.items()):
             s = _cell(cells[idx])
             if s is not None:
                 stats[key] = Stat(s.mean, s.std, n)

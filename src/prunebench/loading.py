@@ -59,10 +59,12 @@ def _write(out: str | Path, model: torch.nn.Module, plan: dict[str, Any], report
     return res
 
 
-def prune_model_dir(model_dir: str | Path, spec: Any, out: str | Path, *, reinit: str = "keep", seed: int = 0) -> dict[str, Any]:
+def prune_model_dir(model_dir: str | Path, spec: Any, out: str | Path, *, reinit: str = "keep", seed: int = 0,
+                    data: Any = None) -> dict[str, Any]:
     """Prune a dense model directory by ``spec`` (anything ``prunebench.prune`` takes), re-initialise
     the result with ``reinit`` (recorded in the plan, so that a replay reproduces it bit for bit) and
-    write it to ``out``. Returns the new directory's result.json content."""
+    write it to ``out``. ``data``: (inputs, targets) for a data-driven criterion. Returns the new
+    directory's result.json content."""
     from .pruning import as_spec, prune, reinit_pruned
     from .registry import REINITS
 
@@ -70,7 +72,7 @@ def prune_model_dir(model_dir: str | Path, spec: Any, out: str | Path, *, reinit
     check_pruned_out(out, model_dir)
     spec = as_spec(spec)
     dense, md = load_dense(model_dir)
-    result = prune(dense, spec, seed=seed, input_shape=tuple(md.info["input_shape"]))
+    result = prune(dense, spec, seed=seed, input_shape=tuple(md.info["input_shape"]), data=data)
     reinit_pruned(result.model, reinit, seed)
     result.plan["reinit"] = {"name": reinit, "seed": seed}
     spec_json = {"kind": "prune", "dense_dir": str(model_dir), "dense_spec": md.spec,

@@ -30,6 +30,9 @@ def _pipeline(args: argparse.Namespace) -> int:
     from ..pipeline import PipelineSpec, prepare_base, run_pipeline
 
     spec = load_yaml(PipelineSpec, args.config)
+    from ..study.fit import check_fit
+
+    check_fit(spec, spec.base.train, str(args.config))  # the model takes the data; no LR step past the end
     out = Path(args.out)
     try:
         base = prepare_base(spec, Path(args.base_root) if args.base_root else out.parent, say=print)
@@ -41,9 +44,13 @@ def _pipeline(args: argparse.Namespace) -> int:
     elif result["diverged"]:
         print(f"{out}: DIVERGED: {str(result['message']).removeprefix('diverged: ')}")
     else:
-        print(f"{out}: test accuracy {result['test_acc']:.2%}, TA(train) {_fmt(result['ta_train'])}, "
+        print(f"{out}: test accuracy {result['test_acc']:.2%}, TA(train) {_pct(result['ta_train'])}, "
               f"mean JSV {_fmt(result['jsv_mean_start'])} -> {_fmt(result['jsv_mean_end'])}, speedup {result['speedup']:.2f}x")
     return 1 if result["diverged"] else 0
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2%}"
 
 
 def _fmt(x: float | None) -> str:

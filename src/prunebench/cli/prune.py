@@ -52,6 +52,37 @@ def _prune_flags(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--scope", choices=("layer", "global"))
     p.add_argument("--skip", help="layer indices or patterns to leave alone, comma-separated")
     p.add_argument("--seed", type=int, default=0, help="seed of random criteria (default 0)")
+    p.add_argument("--data", metavar="NAME",
+                   help="data set for data-driven criteria (taylor); default: the one the model directory records")
+    p.add_argument("--data-dir", help="where that data set's files are (CIFAR, MNIST, image folders)")
+
+
+def criterion_data(spec: Any, args: argparse.Namespace, model_dir: str | None) -> Any:
+    """(inputs, targets) for a criterion that needs data: the first 512 training examples of --data,
+    else of the data set the model directory records (what `prunebench train` wrote); None when the
+    criterion scores weights alone."""
+    from ..config import DataSpec, validate
+    from ..data import load_data
+    from ..pruning import CRITERIA
+
+    if not CRITERIA.get(spec.criterion).needs_training_data():
+        return None
+    recorded = None
+    if args.data is None and model_dir is not None:
+        from ..artifacts import read_model_dir
+
+        recorded = read_model_dir(model_dir).spec
+    if args.data is not None:
+        fields: dict[str, Any] = {"name": args.data}
+    elif isinstance(recorded, dict) and isinstance(recorded.get("data"), dict):
+        fields = dict(recorded["data"])
+    else:
+        raise PruneError(f"criterion {spec.criterion!r} scores filters on training data: give --data NAME "
+                         "(the model directory records no data set)")
+    if args.data_dir is not None:
+        fields["data_dir"] = args.data_dir
+    data = load_data(validate(DataSpec, fields, "--data"))
+    return data.train_x[:512], data.train_y[:512]
 
 
 def _spec(args: argparse.Namespace):
@@ -66,7 +97,7 @@ def _print_report(title: str, report: dict[str, Any]) -> None:
     print(f"  params {report['params']:,}   MACs {report['macs']:,}")
     if "dense_params" in report:
         print(f"  dense params {report['dense_params']:,}   dense MACs {report['dense_macs']:,}")
-        print(f"  sparsity {report['sparsity']:.4f}   speedup (MACs) {report['speedup']:.3f}x")
+        print(f"  sparsity {report['sparsity']:.2%}   speedup (MACs) {report['speedup']:.3f}x")
     if "effective_params" in report:
         print(f"  effective (nonzero) params {report['effective_params']:,}   MACs {report['effective_macs']:,}")
     print("  widths (dense -> now):")
@@ -83,7 +114,8 @@ def _inspect(args: argparse.Namespace) -> int:
     from ..pruning import prune
 
     if args.model_dir:
-        given = [f"--{f.replace('_', '-')}" for f in ("prune", "classes", "input_shape", "criterion", "granularity", "scope", "skip")
+        given = [f"--{f.replace('_', '-')}" for f in ("prune", "classes", "input_shape", "criterion", "granularity", "scope", "skip",
+                                                       "data", "data_dir")
                  if getattr(args, f) is not None]
         if given:
             raise PruneError(f"{', '.join(given)} apply to --model, not --model-dir (a model directory has its own "
@@ -97,7 +129,8 @@ def _inspect(args: argparse.Namespace) -> int:
         model = build_model(args.model, shape, args.classes, seed=0)
         shape = tuple(model.zoo_args["input_shape"]) if shape is None else shape
         if args.prune:
-            result = prune(model, _spec(args), seed=args.seed, input_shape=shape)
+            spec = _spec(args)
+            result = prune(model, spec, seed=args.seed, input_shape=shape, data=criterion_data(spec, args, None))
             report, model = result.report, result.model
         else:
             comp = cx.count(model, shape)
@@ -131,10 +164,13 @@ def _inspect_dir(path: Path):
 
 def _prune(args: argparse.Namespace) -> int:
     from ..loading import prune_model_dir
+    from ..pruning import as_spec
 
-    res = prune_model_dir(args.model_dir, _spec(args), args.out, reinit=args.reinit, seed=args.seed)
+    spec = as_spec(_spec(args))
+    batches = criterion_data(spec, args, args.model_dir)
+    res = prune_model_dir(args.model_dir, spec, args.out, reinit=args.reinit, seed=args.seed, data=batches)
     print_json(res) if args.json else print(
-        f"{args.out}  (sparsity {res['sparsity']:.4f}, speedup {res['speedup']:.3f}x, params {res['params']:,}, MACs {res['macs']:,})"
+        f"{args.out}  (sparsity {res['sparsity']:.2%}, speedup {res['speedup']:.3f}x, params {res['params']:,}, MACs {res['macs']:,})"
     )
     return 0
 
@@ -143,5 +179,5 @@ def _replay(args: argparse.Namespace) -> int:
     from ..loading import replay_model_dir
 
     res = replay_model_dir(args.plan, args.model_dir, args.out)
-    print_json(res) if args.json else print(f"{args.out}  (replayed {args.plan}, sparsity {res['sparsity']:.4f})")
+    print_json(res) if args.json else print(f"{args.out}  (replayed {args.plan}, sparsity {res['sparsity']:.2%})")
     return 0

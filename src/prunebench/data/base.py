@@ -16,13 +16,15 @@ from ..registry import DATASETS
 KINDS = ("signal", "image", "vector")
 
 
-def register_dataset(name: str, *, kind: str, description: str, flip: bool = True) -> Callable:
+def register_dataset(name: str, *, kind: str, description: str, flip: bool = True, augment: bool = True) -> Callable:
     """Decorator: register a loader ``fn(spec: DataSpec) -> RawData`` under ``name``.
 
     ``kind`` is the inputs' layout: ``signal`` (C x L), ``image`` (C x H x W), ``vector`` (D), or
     ``any`` (decided by the spec's ``input_shape``); it chooses the augmentation of training batches
-    (images: padded random crop, and a horizontal flip unless ``flip=False``; signals: none but the
-    generator's own). The loader returns unsplit, unnormalised CPU tensors; prunebench carves the
+    (images: padded random crop, and a horizontal flip unless ``flip=False``; signals: a random
+    shift; vectors: none). ``augment=False``: no augmentation even when a spec asks for its data set's
+    default (``augment: true``), for data whose class pattern a crop or shift destroys. The loader
+    returns unsplit, unnormalised CPU tensors; prunebench carves the
     validation split and normalises with training-part statistics."""
     if kind not in (*KINDS, "any"):
         raise ConfigError(f"register_dataset({name!r}): kind must be one of {', '.join((*KINDS, 'any'))}, got {kind!r}")
@@ -32,7 +34,7 @@ def register_dataset(name: str, *, kind: str, description: str, flip: bool = Tru
     def decorator(fn: Callable) -> Callable:
         if not callable(fn):
             raise ConfigError(f"register_dataset({name!r}): {fn!r} is not callable")
-        DATASETS.add(name, fn, kind=kind, description=description, flip=bool(flip))
+        DATASETS.add(name, fn, kind=kind, description=description, flip=bool(flip), augment=bool(augment))
         return fn
 
     return decorator

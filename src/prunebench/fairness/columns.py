@@ -7,7 +7,9 @@ Each column has a *kind* that fixes how a cell is parsed and when two values cou
 kind     columns                                               equal when
 ======== ===================================================== =========================================
 label    name                                                  never compared (it names the row)
-text     dataset, model                                        identical strings
+text     dataset, model                                        same name up to case and punctuation
+                                                               (``CIFAR-10`` = ``cifar10``); model
+                                                               arguments (``{...}``) exactly
 id       base                                                  identical strings (e.g. a weights hash)
 count    retrain_epochs, prune_epochs, batch_size,            identical integers
          total_epochs, pruning_epoch
@@ -145,7 +147,17 @@ def values_equal(column: str, a: Any, b: Any, tolerance: float) -> bool:
     if kind == "real":
         # Symmetric: the difference is measured against the larger magnitude, so a~b iff b~a.
         return math.isclose(a, b, rel_tol=tolerance, abs_tol=0.0)
+    if kind == "text":
+        return name_key(a) == name_key(b)
     return a == b
+
+
+def name_key(value: Any) -> str:
+    """A data set or model name as compared: lower case, letters and digits only; whatever follows a
+    ``{`` (a model's JSON arguments, as study rows write them) is kept exactly."""
+    text = str(value)
+    head, brace, rest = text.partition("{")
+    return "".join(ch for ch in head.lower() if ch.isalnum()) + brace + rest
 
 
 def check_tolerance(tolerance: Any) -> float:

@@ -150,6 +150,21 @@ def fairness_fields(spec: PipelineSpec, resolved: Resolved, base_id: str, report
     }
 
 
+def checkpoint_accuracies(dense: torch.nn.Module, pruned: torch.nn.Module, data: Any) -> dict[str, float]:
+    """The numbers a reader checks first: the dense base model's test accuracy, the pruned model's
+    right after pruning (before re-init and retraining), and chance level (the share of the test set's
+    most frequent class: what a model that always answers one class gets)."""
+    from ..modes import eval_mode
+    from ..train.loop import accuracy
+
+    with torch.no_grad(), eval_mode(dense, pruned):
+        out = {"base_acc": accuracy(dense, data.test_x, data.test_y),
+               "pruned_acc": accuracy(pruned, data.test_x, data.test_y)}
+    counts = torch.bincount(data.test_y.cpu(), minlength=data.num_classes)
+    out["chance_acc"] = float(counts.max()) / max(1, len(data.test_y))
+    return out
+
+
 def _trainability(history: list[dict[str, Any]], retrain: TrainSpec) -> dict[str, Any]:
     n = retrain.schedule.first_stage_epochs(retrain.epochs)
     out: dict[str, Any] = {"ta_first_stage_epochs": n}
@@ -191,6 +206,7 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
         prune_result = _score(spec, base, dense, data, resolved.score_epoch)
         report = dict(prune_result.report)
     model = _kept_weights(prune_result, base, dense, resolved)
+    checkpoints = checkpoint_accuracies(dense, model, data)
     reinit = _reinit(spec, resolved, model)
     data = data.to(device)
     model = place_model(model, device, spec.model.channels_last)
@@ -211,6 +227,7 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     result["jsv_mean_start"] = outcome.initial.get("jsv_mean")
     result["jsv_mean_end"] = outcome.history[-1].get("jsv_mean") if outcome.history else None
     result["initial"] = outcome.initial
+    result.update(checkpoints)
     result["reinit"] = reinit
     result["fairness"] = fairness_fields(spec, resolved, _base_identity(spec, base), report, ctx.base_train)
     stored = {"run_id": run_id, **spec.full_json(), "resolved": {"start": resolved.start, "snapshot_epoch": resolved.snapshot_epoch,

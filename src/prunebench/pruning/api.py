@@ -90,7 +90,11 @@ def prune(
 
     ``data``: (inputs, targets) batches for data-driven criteria (taylor). ``seed``: for random
     criteria. ``input_shape``: one example's shape, for tracing and counting MACs (default: the
-    shape a registered model was built for; required for any other module)."""
+    shape a registered model was built for; required for any other module).
+
+    Returns a :class:`PruneResult`: ``.model`` (the pruned model, a new module; ``model`` is left
+    untouched), ``.plan`` (the replayable plan), ``.report`` (params, MACs, sparsity, speedup,
+    widths) and ``.masks`` (the MaskSet of a weight-granularity prune, else None)."""
     spec = as_spec(spec)
     _check_preset(spec, model)
     shape = tuple(input_shape) if input_shape is not None else input_shape_of(model)

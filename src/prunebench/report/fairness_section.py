@@ -11,6 +11,7 @@ from typing import Sequence
 from .. import schedule as lr_schedule
 from ..errors import PrunebenchError
 from .aggregate import Aggregate, ratio_key
+from .headline import is_short, scratch_style, study_headline
 
 LADDER = ("S1", "S2", "S3.1", "S3.2", "S4.1", "S4.2")
 RECOMMENDED = "S3.2"
@@ -21,17 +22,14 @@ def _rank(setup: str | None) -> int:
 
 
 def falls_short(pair: dict) -> bool:
-    """Below S3.2, unless the pair is a scratch-style comparison (SX-A / SX-B) that holds."""
-    if _scratch_style(pair):
-        return False
-    return _rank(pair.get("strictest")) < _rank(RECOMMENDED)
+    """Below S3.2; a scratch-style comparison (SX-A / SX-B) when it holds neither (see .headline)."""
+    return is_short(pair, RECOMMENDED)
 
 
 def _scratch_style(pair: dict) -> bool:
     """A comparison of runs that do not share a base model (scratch training vs pruning), judged by
-    SX-A / SX-B: some SX setup holds but S2 (same base) does not."""
-    holds = [str(h) for h in pair.get("holds") or []]
-    return any(h.startswith("SX") for h in holds) and "S2" not in holds
+    SX-A / SX-B (see .headline.scratch_style)."""
+    return scratch_style(pair)
 
 
 def _arm_of(pair: dict) -> str:
@@ -76,8 +74,7 @@ def audit_lines(audit: dict | None) -> tuple[list[str], list[str]]:
     if not audit:
         return ["No comparison-setup audit was supplied (run `prunebench audit`)."], []
     pairs = audit.get("pairs") or []
-    facts = [f"Study setup level (weakest comparison): {study_level(audit) or 'unknown'}; "
-             f"{len(pairs)} comparison(s) audited; recommended: {RECOMMENDED} or stricter."]
+    facts = [study_headline(audit) + f" Recommended: {RECOMMENDED} or stricter."]
     groups = _folded(pairs)
     sx = []
     for (a, arm), group in groups.items():

@@ -193,35 +193,38 @@ def plot_accuracy_vs_ratio(agg, rows, paper=None):
 
 
 def plot_vs_reference(agg, rows, paper=None):
+    """Each arm's mean difference from its reference (the study's, or its group's) with the 95% CI
+    of the test used (paired over seeds where the arms share base models, else Welch)."""
     ref = agg.reference
     fig, (ax,) = _new_figure(1, 1, width=6.0, height=4.2)
     colors = _colors(agg.arms)
     drawn = False
     for arm in agg.arms:
-        if arm == ref:
-            continue
-        xs, ys, es, sig = [], [], [], []
+        xs, ys, lo, hi, sig = [], [], [], [], []
         for r in agg.ratios:
-            g, gr = agg.get(arm, r), agg.get(ref, r)
-            if not (g and gr and g.stat("test_acc").n and gr.stat("test_acc").n):
+            g = agg.get(arm, r)
+            test = g.comparison if g else None
+            if test is None or test.diff is None:
                 continue
-            a, b = g.stat("test_acc"), gr.stat("test_acc")
             xs.append(r)
-            ys.append((a.mean - b.mean) * 100)
-            both = a.std is not None and b.std is not None
-            es.append(math.sqrt(a.std**2 / a.n + b.std**2 / b.n) * 100 if both else 0.0)
-            sig.append(bool(g.welch and g.welch.significant))
+            ys.append(test.diff * 100)
+            ci = test.ci or (test.diff, test.diff)
+            lo.append((test.diff - ci[0]) * 100)
+            hi.append((ci[1] - test.diff) * 100)
+            sig.append(test.significant)
         if xs:
             drawn = True
-            ax.errorbar(xs, ys, yerr=es, color=colors[arm], capsize=3, label=arm)
+            label = arm if not agg.references else f"{arm} − {agg.reference_of(arm)}"
+            ax.errorbar(xs, ys, yerr=[lo, hi], color=colors[arm], capsize=3, label=label)
             ax.scatter([x for x, s in zip(xs, sig) if s], [y for y, s in zip(ys, sig) if s],
                        color=colors[arm], s=60, zorder=3, marker="*")
     if not drawn:
         return f"no arm shares a ratio with finished runs of the reference arm '{ref}'"
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel("pruning ratio (fraction of filters removed)")
-    ax.set_ylabel(f"accuracy − {ref} (percentage points)")
-    ax.set_title(f"Each arm vs the reference '{ref}' (± Welch SE; ★ p < 0.05)")
+    what = "its group's reference" if agg.references else f"'{ref}'"
+    ax.set_ylabel(f"accuracy − {'reference' if agg.references else ref} (percentage points)")
+    ax.set_title(f"Each arm vs {what} (mean difference, 95% CI; ★ p < 0.05)")
     ax.legend(fontsize="small")
     return fig
 

@@ -34,7 +34,7 @@ class Cell:
 class Row:
     label: str
     cells: tuple[Cell, ...]
-    kind: str = "ours"  # "ours" | "paper" | "header"
+    kind: str = "ours"  # "ours" | "paper" | "header" | "stage" (base / after-pruning accuracy)
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def _acc_cell(g: GroupStats | None) -> Cell:
     if stat.n == 0:
         return Cell(text="no finished run", note=", ".join(notes))
     mean, std = _pct(stat)
-    return Cell(mean=mean, std=std, n=stat.n, mark=bool(g.welch and g.welch.significant), note=", ".join(notes))
+    return Cell(mean=mean, std=std, n=stat.n, mark=bool(g.comparison and g.comparison.significant), note=", ".join(notes))
 
 
 def _span(values: list[float], fmt: str) -> str:
@@ -229,22 +229,81 @@ def _paper_rows(agg: Aggregate, paper: dict | None) -> list[tuple[int, Row]]:
     return out
 
 
+def _against(agg: Aggregate) -> str:
+    if not agg.references:
+        return f"the reference arm '{agg.reference}'"
+    leads = sorted({v for v in agg.references.values()}, key=lambda a: agg.arms.index(a) if a in agg.arms else 0)
+    return "the reference of its group (" + ", ".join(f"'{a}'" for a in leads) + ")"
+
+
+def test_footnotes(agg: Aggregate) -> list[str]:
+    """Which test decided the mark, and why (paired where arms share a base per seed, else Welch)."""
+    used = agg.tests_used()
+    notes = []
+    if "paired" in used:
+        notes.append(f"{MARK} significantly different from {_against(agg)} at the same ratio, paired by "
+                     "seed (the two arms pruned the same base model at every seed): paired t-test over the "
+                     "per-seed differences, p < 0.05. The exact sign-flip permutation p (details table) "
+                     "needs no normality but cannot fall below 2/2^n with n seeds (0.25 with 3), so with "
+                     "few seeds a mark rests on the t-test's normality assumption.")
+    if "welch" in used or not used:
+        notes.append(f"{MARK} significantly different from {_against(agg)} at the same ratio "
+                     "(Welch's unpaired t-test, p < 0.05: used where the two arms did not prune the same "
+                     "base model at every seed).")
+    notes.append("Bold: best mean in the column.")
+    return notes
+
+
+def _pct_cell(stat: Stat) -> Cell:
+    if stat.mean is None:
+        return Cell(text="–")
+    mean, std = _pct(stat)
+    return Cell(mean=mean, std=std, n=stat.n)
+
+
+def _base_row(agg: Aggregate) -> Row | None:
+    """The dense base models' test accuracy per ratio (those of the reference arm, else of any arm)."""
+    cells = []
+    for ratio in agg.ratios:
+        gs = [agg.get(agg.reference, ratio)] + [agg.get(a, ratio) for a in agg.arms]
+        stat = next((g.stat("base_acc") for g in gs if g and g.stat("base_acc").n), Stat(None, None, 0))
+        cells.append(_pct_cell(stat))
+    if all(c.mean is None for c in cells):
+        return None
+    return Row("dense base model", tuple(cells), kind="stage")
+
+
+def _stage_row(agg: Aggregate, arm: str) -> Row | None:
+    cells = [_pct_cell(g.stat("pruned_acc")) if (g := agg.get(arm, r)) else Cell(text="–") for r in agg.ratios]
+    if all(c.mean is None for c in cells):
+        return None
+    return Row(f"{arm}: right after pruning", tuple(cells), kind="stage")
+
+
 def accuracy_table(agg: Aggregate, paper: dict | None = None) -> Table:
     """The paper-shaped table: rows = arms, columns = pruning ratios, final test accuracy in percent."""
     ours = _bold_best([[_acc_cell(agg.get(arm, r)) for r in agg.ratios] for arm in agg.arms])
     rows: list[Row] = [_header_row(agg)]
+    base = _base_row(agg)
+    rows += [base] if base is not None else []
     extra = _paper_rows(agg, paper)
     for i, arm in enumerate(agg.arms):
-        label = f"{arm} (reference)" if arm == agg.reference else arm
+        is_ref = arm == agg.reference if not agg.references else agg.reference_of(arm) == arm
+        label = f"{arm} (reference)" if is_ref else arm
         rows.append(Row(label, tuple(ours[i])))
+        pruned = _stage_row(agg, arm)
+        rows += [pruned] if pruned is not None else []
         rows.extend(row for idx, row in extra if idx == i)
     rows.extend(row for idx, row in extra if idx >= len(agg.arms))
     notes = [
         "Final-epoch test accuracy (%) of finished runs: mean ± sample std (ddof=1) over seeds, n = runs; "
         "n/a = a single run has no std.",
-        f"{MARK} significantly different from the reference arm '{agg.reference}' at the same ratio "
-        "(Welch's t-test, p < 0.05). Bold: best mean in the column.",
+        *test_footnotes(agg),
     ]
+    if base is not None:
+        notes.append("dense base model: test accuracy (%) of the base models the reference arm pruned, before "
+                     "pruning; right after pruning: each arm's pruned model before retraining (arms that keep the pruned "
+                     "weights only; re-initialised and scratch arms start from other weights).")
     if extra:
         notes.append("paper: published numbers (mean only), shown for calibration, not tested.")
     return Table("accuracy", "Test accuracy (%) by arm and pruning ratio", "arm",
@@ -264,16 +323,17 @@ def _count_cell(stat: Stat) -> Cell:
     return Cell(mean=stat.mean, digits=0, show_std=False)
 
 
-DETAIL_COLUMNS = ("n done", "test acc (%)", "TA train (%)", "TA test (%)", "JSV start", "JSV end",
+DETAIL_COLUMNS = ("n done", "base acc (%)", "after prune (%)", "test acc (%)", "TA train (%)", "TA test (%)", "JSV start", "JSV end",
                   "params", "MACs", "sparsity (%)", "speedup (×)", "epochs", "diverged", "failed",
                   "vs reference")
 
 
 def _detail_row(agg: Aggregate, g: GroupStats) -> Row:
     s = g.stat
-    welch = "reference" if g.welch is None else g.welch.describe()
+    welch = "reference" if g.comparison is None else f"vs {g.reference}: {g.comparison.describe()}"
     cells = (
-        Cell(text=str(g.n_done)), _stat_cell(s("test_acc"), 100), _stat_cell(s("ta_train"), 100),
+        Cell(text=str(g.n_done)), _stat_cell(s("base_acc"), 100), _stat_cell(s("pruned_acc"), 100),
+        _stat_cell(s("test_acc"), 100), _stat_cell(s("ta_train"), 100),
         _stat_cell(s("ta_test"), 100), _stat_cell(s("jsv_mean_start"), digits=4),
         _stat_cell(s("jsv_mean_end"), digits=4), _count_cell(s("params")), _count_cell(s("macs")),
         _stat_cell(s("sparsity"), 100, 1), _stat_cell(s("speedup")), _count_cell(s("epochs")),
@@ -287,5 +347,8 @@ def detail_table(agg: Aggregate) -> Table:
     rows = tuple(_detail_row(agg, g) for r in agg.ratios for a in agg.arms if (g := agg.get(a, r)))
     notes = ("Means ± sample std over finished runs. TA: mean accuracy over the first LR stage (train and "
              "test versions). JSV: mean Jacobian singular value at the start and end of retraining. "
-             "MACs are multiply-accumulates (not FLOPs).",)
+             "MACs are multiply-accumulates (not FLOPs).",
+             "vs reference: mean difference of test accuracy (arm minus reference, percentage points) with "
+             "its 95% confidence interval, then the test: paired over seeds where both arms pruned the "
+             "same base model (paired t-test and exact sign-flip permutation p), else Welch's t-test.")
     return Table("details", "All metrics per arm and pruning ratio", "arm @ ratio", DETAIL_COLUMNS, rows, notes)

@@ -16,13 +16,16 @@ import numpy as np
 from . import document as doc
 from . import tables
 from .aggregate import Aggregate, ReportError, aggregate
+from .checks import reader_warnings
+from .ratios import ratio_lines
 from .fairness_section import audit_lines, problem_runs, recommendations
 from .plots import make_figures
 
 RUN_FIELDS = (
-    "run_id", "arm", "ratio", "seed", "status", "error", "test_acc", "val_acc", "ta_train", "ta_test",
-    "jsv_mean_start", "jsv_mean_end", "converged_at_first_decay", "params", "macs", "dense_params",
-    "dense_macs", "sparsity", "speedup", "epochs", "lr_schedule", "regime", "reinit", "criterion",
+    "run_id", "arm", "ratio", "seed", "status", "error", "base_acc", "pruned_acc", "test_acc", "val_acc",
+    "chance_acc", "ta_train", "ta_test", "jsv_mean_start", "jsv_mean_end", "converged_at_first_decay", "params",
+    "macs", "dense_params", "dense_macs", "sparsity", "speedup", "epochs", "lr_schedule", "regime", "reinit",
+    "criterion", "base",
 )
 HISTORY_FIELDS = ("run_id", "epoch", "lr", "train_loss", "train_acc", "val_acc", "test_acc", "jsv_mean", "time_s")
 
@@ -85,6 +88,9 @@ def build_blocks(rows, meta, audit, agg: Aggregate, figures) -> list[doc.Block]:
         doc.Para(str(meta.get("description") or "")),
         doc.Para(f"Reference arm: {agg.reference}. Runs: {len(rows)} ({_counts(rows)}). "
                  "Accuracies are final-epoch values of finished runs; no best epoch is picked."),
+        doc.Heading("Warnings"),
+        doc.Bullets(tuple(reader_warnings(rows)), empty="none: the base models are above chance, retraining "
+                    "never ended below the pruned model, no run diverged", css="problems"),
         doc.Heading("Results"),
         doc.TableBlock(tables.accuracy_table(agg, meta.get("paper"))),
         doc.TableBlock(tables.detail_table(agg)),
@@ -101,6 +107,8 @@ def build_blocks(rows, meta, audit, agg: Aggregate, figures) -> list[doc.Block]:
         doc.Bullets(tuple(problem_runs(rows)), css="problems"),
         doc.Heading("Retraining recipes"),
         doc.Bullets(tuple(_recipes(rows, agg))),
+        doc.Heading("What the pruning ratio means"),
+        doc.Bullets(tuple(ratio_lines(meta, rows)), empty="the study records no model"),
     ]
     return [b for b in blocks if not (isinstance(b, doc.Para) and not b.text)]
 
@@ -109,7 +117,7 @@ def _write_all(out: Path, rows, meta, audit) -> None:
     reference = meta.get("reference")
     if not reference:
         raise ReportError("study metadata has no 'reference' arm")
-    agg = aggregate(rows, str(reference))
+    agg = aggregate(rows, str(reference), meta.get("references") or None)
     figures = make_figures(agg, rows, out / "figures", meta.get("paper"))
     blocks = build_blocks(rows, meta, audit, agg, figures)
     tabs = [tables.accuracy_table(agg, meta.get("paper")), tables.detail_table(agg)]
@@ -163,7 +171,7 @@ def write_report(study_dir: Path, rows: list[dict], meta: dict, audit: dict | No
 def read_results_csv(path: Path) -> list[dict]:
     """The per-run rows of a results.csv, scalars parsed back (for tests and re-aggregation)."""
     ints = {"seed", "params", "macs", "dense_params", "dense_macs", "epochs"}
-    texts = {"run_id", "arm", "status", "error", "lr_schedule", "regime", "reinit", "criterion"}
+    texts = {"run_id", "arm", "status", "error", "lr_schedule", "regime", "reinit", "criterion", "base"}
     out = []
     with open(path, newline="", encoding="utf-8") as f:
         for rec in csv.DictReader(f):

@@ -12,8 +12,9 @@ from typing import Any
 from ..config import validate
 from ..errors import ConfigError, PrunebenchError
 from .check import check_base_model, check_run, external_base
+from .fit import check_fit
 from .job import Job
-from .spec import RETRAIN_KEYS, ArmSpec, StudySpec, resolve_base_dir
+from .spec import ArmSpec, StudySpec, regime_fields, resolve_base_dir
 
 PLACEHOLDER = "{ratio}"
 
@@ -85,24 +86,6 @@ def check_arm_recipe(arm: ArmSpec, source: str) -> None:
                           f"(it reads {', '.join(regime.reads) or 'no schedule field'})")
 
 
-def regime_fields(study: StudySpec, arm: ArmSpec) -> dict[str, Any]:
-    """RegimeSpec fields: the arm's regime and its parameters, then the study's default recipe
-    overridden key by key by the arm's."""
-    fields = arm.regime_choice().model_dump(exclude_none=True)
-    for recipe in (study.retrain, arm.retrain):
-        if recipe is None:
-            continue
-        given = {k: v for k, v in recipe.model_dump(exclude_none=True).items() if k in RETRAIN_KEYS}
-        # An arm names its schedule one way: an explicit lr_schedule replaces a derived one and back.
-        if "lr_schedule" in given:
-            fields.pop("lr", None)
-            fields.pop("final_lr", None)
-        if "lr" in given:
-            fields.pop("lr_schedule", None)
-        fields.update(given)
-    return fields
-
-
 def base_fields(study: StudySpec) -> dict[str, Any]:
     if isinstance(study.base, str):
         return {"model_dir": study.base}
@@ -164,12 +147,17 @@ def _dry_run(job: Job, base_run: Any, external: Any, where: str) -> None:
         check_base_model(info, spec.model, where)
     else:
         recipe = base_run.train
+    check_fit(spec, recipe, where)  # the model takes the data, no LR step past the last epoch
     check_run(spec, recipe, where)
 
 
 def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
     """Every run of the study, validated; raises a one-line ConfigError on the first problem."""
     source = str(study_file or "study")
+    if study.compare is not None:  # every group of a grouped comparison must have its reference
+        from .compare import group_references
+
+        group_references(study, study.compare, where=source)
     base_dir = resolve_base_dir(study, Path(study_file) if study_file else None)
     external = external_base(base_dir, source) if base_dir is not None else None
     runs: list[Job] = []

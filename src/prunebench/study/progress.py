@@ -74,7 +74,7 @@ class StudyProgress:
         if self.quiet:
             return
         acc = (outcome.get("result") or {}).get("test_acc")
-        detail = f" test_acc {acc:.4f}" if isinstance(acc, float) and status == "done" else f": {outcome.get('error')}"
+        detail = f" test accuracy {acc:.2%}" if isinstance(acc, float) and status == "done" else f": {outcome.get('error')}"
         print(f"[{self.finished}/{self.total}] {status} {describe(row)}{detail} "
               f"({outcome.get('wall_s', 0):.1f}s; {self.failed} failed; ETA {_eta(self.eta())})",
               file=self.stream, flush=True)

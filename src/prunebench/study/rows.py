@@ -10,7 +10,7 @@ from .store import Store
 
 #: Result fields copied into a run row (report.writer.RUN_FIELDS names the CSV's columns).
 RESULT_FIELDS = (
-    "test_acc", "val_acc", "ta_train", "ta_test", "jsv_mean_start", "jsv_mean_end", "converged_at_first_decay",
+    "base_acc", "pruned_acc", "chance_acc", "test_acc", "val_acc", "ta_train", "ta_test", "jsv_mean_start", "jsv_mean_end", "converged_at_first_decay",
     "params", "macs", "dense_params", "dense_macs", "sparsity", "speedup", "epochs",
 )
 
@@ -37,6 +37,7 @@ def run_row(row: dict[str, Any]) -> dict[str, Any]:
     out["fresh_start"] = (fair.get("base") == "fresh-init") if fair else None
     out["reinit"] = result.get("reinit") or meta.get("reinit")
     out["criterion"] = meta.get("criterion")
+    out["base"] = fair.get("base")  # the base run id (``fresh-init`` for scratch): pairs runs by seed
     out["history"] = list(row.get("history") or [])
     return out
 
@@ -65,45 +66,74 @@ def fairness_rows(study_dir: str | Path) -> list[dict[str, Any]]:
     return [f for f in map(fairness_row, rows) if f is not None]
 
 
-def audit_study(study_dir: str | Path, *, tolerance: float = 0.02, target: str | None = None) -> dict[str, Any]:
-    """Each arm's runs against the reference arm's run at the same ratio and seed.
+def audit_study(study_dir: str | Path, *, tolerance: float = 0.02, target: str | None = None,
+                reference: str | None = None, compare: str | None = None) -> dict[str, Any]:
+    """Each arm's runs against its reference arm's run at the same ratio and seed.
+
+    The reference is the study's (or ``reference``); with grouped comparisons (the study's
+    ``compare``, or ``compare`` given as ``within=...`` / ``by=...``; ``none`` drops it) each arm is
+    audited against its own group's reference, so a factor the study varies on purpose between groups
+    is never counted against it.
 
     Returns ``{"pairs": [...], "summary": {...}}`` like :func:`prunebench.fairness.audit_rows`; a pair's
     ``b`` names the run (``ARM@RATIO/seedS``) and it also carries ``arm``, ``ratio`` and ``seed``. The
-    summary adds ``groups``, ``skipped`` (no finished reference run) and ``short_by_arm`` (the
-    shortfalls folded per arm, with run counts).
+    summary adds ``groups``, ``skipped`` (no finished reference run), ``short_by_arm`` (the
+    shortfalls folded per arm, with run counts) and ``compare`` (the factors varied on purpose).
     """
-    reference, rows = _with_store(study_dir, lambda s: (s.get_meta("reference"), s.rows(kind="run")))
+    from .compare import comparison_plan
+
+    meta_keys = ("reference", "study")
+    meta, rows = _with_store(study_dir, lambda s: ({k: s.get_meta(k) for k in meta_keys}, s.rows(kind="run")))
+    plan = comparison_plan(meta, reference=reference, compare=compare)
     groups: dict[tuple[float, int], dict[str, dict[str, Any]]] = {}
     for row in rows:
         fair = fairness_row(row)
         if fair is not None:
             groups.setdefault((row["ratio"], row["seed"]), {})[row["arm"]] = {**fair, "name": row["arm"]}
-    return audit_groups(groups, reference, tolerance=tolerance, target=target)
+    return audit_groups(groups, plan["reference"], tolerance=tolerance, target=target,
+                        references=plan["references"], compare=plan["compare"])
 
 
 def audit_groups(groups: dict[tuple[float, int], dict[str, dict[str, Any]]], reference: str, *,
-                 tolerance: float = 0.02, target: str | None = None) -> dict[str, Any]:
-    """:func:`audit_study` on fairness rows already grouped by (ratio, seed), then by arm."""
+                 tolerance: float = 0.02, target: str | None = None, references: dict[str, str] | None = None,
+                 compare: Any = None) -> dict[str, Any]:
+    """:func:`audit_study` on fairness rows already grouped by (ratio, seed), then by arm;
+    ``references`` maps an arm to its group's reference (default: ``reference`` for every arm)."""
     from ..fairness import DEFAULT_TARGET, audit_rows
 
     target = target or DEFAULT_TARGET
+    refs = dict(references or {})
     pairs, summaries, skipped = [], [], []
     for (ratio, seed), by_arm in sorted(groups.items()):
-        if reference not in by_arm:
-            skipped.append({"ratio": ratio, "seed": seed, "reason": f"no finished run of reference arm {reference!r}"})
-            continue
-        if len(by_arm) < 2:
-            continue
-        ordered = [by_arm[reference]] + [r for a, r in by_arm.items() if a != reference]
-        result = audit_rows(ordered, reference=reference, tolerance=tolerance, target=target)
-        pairs += [{**p, "arm": p["b"], "ratio": ratio, "seed": seed, "b": f"{p['b']}@{ratio:g}/seed{seed}"}
-                  for p in result["pairs"]]
-        summary = result["summary"]
-        summary["short"] = [{**item, "arm": item["b"], "ratio": ratio, "seed": seed,
-                             "b": f"{item['b']}@{ratio:g}/seed{seed}"} for item in summary["short"]]
-        summaries.append(summary)
-    return {"pairs": pairs, "summary": _merge(summaries, reference, tolerance, target, skipped)}
+        leads: dict[str, list[str]] = {}
+        for arm in by_arm:
+            leads.setdefault(refs.get(arm, reference), []).append(arm)
+        for lead, members in leads.items():
+            if lead not in by_arm:
+                skipped.append({"ratio": ratio, "seed": seed, "reason": f"no finished run of reference arm {lead!r}"})
+                continue
+            others = [by_arm[a] for a in members if a != lead]
+            if not others:
+                continue
+            result = audit_rows([by_arm[lead], *others], reference=lead, tolerance=tolerance, target=target)
+            pairs += [{**p, "arm": p["b"], "ratio": ratio, "seed": seed, "b": f"{p['b']}@{ratio:g}/seed{seed}",
+                       "fresh_start": _fresh(by_arm[lead]) or _fresh(by_arm[p["b"]])}
+                      for p in result["pairs"]]
+            summary = result["summary"]
+            summary["short"] = [{**item, "arm": item["b"], "ratio": ratio, "seed": seed,
+                                 "b": f"{item['b']}@{ratio:g}/seed{seed}"} for item in summary["short"]]
+            summaries.append(summary)
+    merged = _merge(summaries, reference, tolerance, target, skipped)
+    merged["compare"] = compare
+    if refs:
+        merged["references"] = sorted(set(refs.values()), key=list(refs.values()).index)
+    return {"pairs": pairs, "summary": merged}
+
+
+def _fresh(fair: dict[str, Any]) -> bool:
+    """Whether a run started from fresh weights (scratch training): it shares no base model, and its
+    comparisons are judged by SX-A / SX-B."""
+    return fair.get("base") == "fresh-init"
 
 
 def _merge(summaries: list[dict[str, Any]], reference: str, tolerance: float, target: str,

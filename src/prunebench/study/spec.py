@@ -93,8 +93,45 @@ class ArmSpec(Spec):
         return RegimeChoice(name=self.regime) if isinstance(self.regime, str) else self.regime
 
 
+#: Paths a ``compare`` mapping may name (a field of an arm, after the study's defaults apply).
+COMPARE_PATHS = ("criterion", "prune", "reinit", "regime", "model", "ratios", *(f"retrain.{k}" for k in RETRAIN_KEYS))
+
+
+class CompareSpec(Spec):
+    """How arms are compared (see study/compare.py). ``within``: arms are compared only with arms of
+    the same level of these factors (each level has its own reference, the arm that matches the study's
+    reference in every other field). ``by``: the factors under test; every other field that varies
+    between arms is held equal (arms are grouped by it). Exactly one of the two."""
+
+    within: list[str] = Field(default_factory=list)
+    by: list[str] = Field(default_factory=list)
+
+    @field_validator("within", "by", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("within", "by")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if path not in COMPARE_PATHS:
+                raise ValueError(f"unknown factor {path!r}; valid: {', '.join(COMPARE_PATHS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> "CompareSpec":
+        if bool(self.within) == bool(self.by):
+            raise ValueError("compare needs exactly one of 'within' (factors held equal in each comparison) "
+                             "or 'by' (the factors under test)")
+        return self
+
+
 class BaseTrainSpec(TrainSpec):
-    """A pretraining recipe in a study file: the seed comes from the study's seeds."""
+    """A pretraining recipe in a study file: the seed comes from the study's seeds (so it is left out
+    of the recipe's dump, and the stored study reads back as a study file)."""
+
+    seed: int = Field(default=0, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -121,6 +158,7 @@ class StudySpec(Spec):
     ratios: list[float]
     seeds: list[StrictInt] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     reference: str
+    compare: CompareSpec | None = None  # grouped comparisons (None: every arm vs the reference)
     jsv_samples: int | None = Field(default=None, ge=0)
     paper: dict[str, Any] | None = None
 
@@ -189,9 +227,15 @@ def parse_study(data: Any, source: str, relative_to: Path | None = None) -> Stud
     of plug-in files); every error is one line naming the key and file."""
     from pydantic import ValidationError
 
+    from .factorial import expand_arms, resolve_reference
+
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a study file must be a mapping of keys, got {type(data).__name__}")
     data = _absolute_plugins(data, relative_to)
+    data = expand_arms(data, source)
+    if isinstance(data.get("arms"), list) and "reference" in data:
+        names = [a.get("name") for a in data["arms"] if isinstance(a, dict) and isinstance(a.get("name"), str)]
+        data = {**data, "reference": resolve_reference(data.get("reference"), names)}
     try:
         study = StudySpec.model_validate(data)
     except ValidationError as err:
@@ -211,6 +255,24 @@ def _short_union(message: str) -> str:
 
 def load_study(path: str | Path) -> StudySpec:
     return parse_study(read_yaml(path), str(path), Path(path).resolve().parent)
+
+
+def regime_fields(study: StudySpec, arm: ArmSpec) -> dict[str, Any]:
+    """RegimeSpec fields: the arm's regime and its parameters, then the study's default recipe
+    overridden key by key by the arm's."""
+    fields = arm.regime_choice().model_dump(exclude_none=True)
+    for recipe in (study.retrain, arm.retrain):
+        if recipe is None:
+            continue
+        given = {k: v for k, v in recipe.model_dump(exclude_none=True).items() if k in RETRAIN_KEYS}
+        # An arm names its schedule one way: an explicit lr_schedule replaces a derived one and back.
+        if "lr_schedule" in given:
+            fields.pop("lr", None)
+            fields.pop("final_lr", None)
+        if "lr" in given:
+            fields.pop("lr_schedule", None)
+        fields.update(given)
+    return fields
 
 
 def resolve_base_dir(study: StudySpec, study_file: Path | None) -> Path | None:

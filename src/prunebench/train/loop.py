@@ -94,7 +94,9 @@ def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, An
         spec.batch_size,
         shuffle=True,
         generator=generator(spec.seed, f"order/{e}"),
-        augment=augmentation_for(data.kind, state.augment, flip=DATASETS.meta(data.name).get("flip", True)),
+        # ``augment: true`` is the data set's default: none for data sets registered with augment=False.
+        augment=augmentation_for(data.kind, state.augment and DATASETS.meta(data.name).get("augment", True),
+                                 flip=DATASETS.meta(data.name).get("flip", True)),
         aug_generator=generator(spec.seed, f"augment/{e}", data.train_x.device),
         min_last=2,
     )
