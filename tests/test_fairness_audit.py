@@ -166,7 +166,7 @@ def test_cli_json(cli, rows_csv, capsys):
     assert set(data) == {"pairs", "summary"}
     assert data == audit_rows(read_rows_csv(rows_csv))
     for pair in data["pairs"]:
-        assert set(pair) == {"a", "b", "holds", "strictest", "table4", "differs", "unknown"}
+        assert set(pair) == {"a", "b", "holds", "strictest", "table4", "differs", "unknown", "rate"}
 
 
 def test_cli_json_options(cli, rows_csv, capsys):

@@ -73,7 +73,7 @@ def row(**changes):
 def test_identical_rows_meet_every_setup():
     result = compare_rows(FULL, row())
     assert result == {"a": "a", "b": "b", "holds": ALL, "strictest": "S4.2", "table4": "S4.2", "differs": [],
-                      "unknown": []}
+                      "unknown": [], "rate": "macs"}
 
 
 @pytest.mark.parametrize("column", sorted(ONE_CHANGE))

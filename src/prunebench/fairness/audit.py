@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError
 from .columns import check_tolerance, parse_row
-from .setups import CHAIN, SETUP_NAMES, column_states, pair_result, required_columns, row_label
+from .setups import CHAIN, SETUP_NAMES, column_states, needed_state, pair_result, required_columns, row_label
 
 #: The paper's recommendation (§4, rec. 1): S3.2 or stricter.
 DEFAULT_TARGET = "S3.2"
@@ -68,11 +68,12 @@ def _summary(
     for pair, state in zip(pairs, states):
         if target in pair["holds"]:
             continue
+        seen = [needed_state(state, c) for c in needed]  # S1's rate under the column it was matched on
         short.append({
             "b": pair["b"],
             "strictest": pair["strictest"],
-            "differs": [c for c in needed if state[c] == "differs"],
-            "missing": [c for c in needed if state[c] == "missing"],
+            "differs": [c for c, s in seen if s == "differs"],
+            "missing": [c for c, s in seen if s == "missing"],
         })
     return {
         "reference": reference,

@@ -15,7 +15,19 @@ count    retrain_epochs, prune_epochs, batch_size,            identical integers
          total_epochs, pruning_epoch
 real     macs, weight_decay, momentum, total_compute           within a relative tolerance
 schedule retrain_lr, prune_lr, overall_lr                      the parsed LR schedules match
+percent  sparsity                                              within a relative tolerance (0 ... 100)
 ======== ===================================================== =========================================
+
+Published results carry more than the setups compare. These columns (:data:`INFO`) are read and
+checked but never compared: ``source``, ``note``, ``group``, ``compare_to``, ``paper_setup``,
+``retrain_lr_note`` (text); ``top1``, ``std``, ``base_acc`` (percent); ``n_trials`` (a count >= 1);
+``params`` (a number); ``selection`` (``final``, ``best-test`` or ``validation``); ``base_epochs`` and
+``base_lr`` (the base model's own training, for the under-training rule of :mod:`prunebench.literature`).
+``speedup`` and ``sparsity`` *are* compared: they stand in for ``macs`` in S1's "same compression
+rate" when a row gives no MACs (:data:`prunebench.fairness.setups.RATE_COLUMNS`).
+
+Schedules may be written as the authors write them, in braces with spaces:
+``{0:0.01, 30:0.001, 60:1e-4}`` reads as ``0:1e-2,30:1e-3,60:1e-4`` (the canonical form is kept).
 
 Counts are exact on purpose: 120 and 122 retraining epochs are different retraining budgets, and the
 paper's setups are about exactly such differences (SX-A's total epochs included). Tolerance is for
@@ -53,10 +65,36 @@ COLUMNS: dict[str, str] = {
     "total_compute": "real",
     "pruning_epoch": "count",
     "overall_lr": "schedule",
+    # Published results (the literature dataset and its importers).
+    "speedup": "real",
+    "sparsity": "percent",
+    "top1": "percent",
+    "std": "percent",
+    "n_trials": "trials",
+    "selection": "selection",
+    "base_acc": "percent",
+    "params": "real",
+    "base_epochs": "count",
+    "base_lr": "schedule",
+    "retrain_lr_note": "text",
+    "source": "text",
+    "note": "text",
+    "group": "text",
+    "compare_to": "text",
+    "paper_setup": "text",
 }
 
-#: Columns the setups compare (everything but the row's name).
-COMPARED = tuple(c for c, kind in COLUMNS.items() if kind != "label")
+#: Columns read and checked but never compared by a setup (results, provenance, grouping).
+INFO: frozenset[str] = frozenset({
+    "top1", "std", "n_trials", "selection", "base_acc", "params", "base_epochs", "base_lr",
+    "retrain_lr_note", "source", "note", "group", "compare_to", "paper_setup",
+})
+
+#: Columns the setups compare (everything but the row's name and the INFO columns).
+COMPARED = tuple(c for c, kind in COLUMNS.items() if kind != "label" and c not in INFO)
+
+#: Values of the ``selection`` column: how the reported epoch was chosen.
+SELECTIONS = ("final", "best-test", "validation")
 
 #: LRs written differently ("0.1" vs "1e-1") parse to the same float, but derived ones may carry noise.
 _LR_REL_TOL = 1e-9
@@ -79,17 +117,27 @@ def parse_cell(column: str, value: Any, where: str) -> Any:
     kind = COLUMNS[column]
     if kind in ("label", "text", "id"):
         return str(value).strip()
+    if kind == "selection":
+        text = str(value).strip()
+        if text not in SELECTIONS:
+            raise ConfigError(f"{where}, column {column!r}: expected one of {', '.join(SELECTIONS)}, got {value!r}")
+        return text
     if kind == "schedule":
         try:  # braces and spaces as the authors write them are fine; the canonical form is kept
             return _schedule.normalize(value.strip() if isinstance(value, str) else value)
         except PrunebenchError as err:
             raise ConfigError(f"{where}, column {column!r}: {err}") from None
     number = _parse_number(column, value, where)
-    if kind == "count":
+    if kind in ("count", "trials"):
         if not float(number).is_integer():
             raise ConfigError(f"{where}, column {column!r}: expected a whole number, got {value!r}")
+        if kind == "trials" and number < 1:
+            raise ConfigError(f"{where}, column {column!r}: expected at least 1 trial, got {value!r}")
         return int(number)
+    if kind == "percent" and number > 100:
+        raise ConfigError(f"{where}, column {column!r}: expected a percentage in [0, 100], got {value!r}")
     return float(number)
+
 
 
 def _parse_number(column: str, value: Any, where: str) -> float:
@@ -144,7 +192,7 @@ def values_equal(column: str, a: Any, b: Any, tolerance: float) -> bool:
     kind = COLUMNS[column]
     if kind == "schedule":
         return schedules_equal(a, b)
-    if kind == "real":
+    if kind in ("real", "percent"):
         # Symmetric: the difference is measured against the larger magnitude, so a~b iff b~a.
         return math.isclose(a, b, rel_tol=tolerance, abs_tol=0.0)
     if kind == "text":

@@ -18,7 +18,12 @@ from .columns import COLUMNS, parse_cell
 def read_rows_csv(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a rows CSV as typed dicts (missing cells left out)."""
     path = Path(path)
-    text = _read_text(path)
+    return parse_rows_text(_read_text(path), str(path))
+
+
+def parse_rows_text(text: str, path: str) -> list[dict[str, Any]]:
+    """The rows of a rows CSV's text; ``path`` names it in errors (a file, or a shipped dataset)."""
+    text = text.lstrip("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = _header(reader, path)
@@ -49,7 +54,7 @@ def _read_text(path: Path) -> str:
         raise DataError(f"cannot read rows file {path}: {err.strerror}") from None
 
 
-def _header(reader: Any, path: Path) -> list[str]:
+def _header(reader: Any, path: str) -> list[str]:
     for cells in reader:
         if any(cell.strip() for cell in cells):
             break

@@ -31,6 +31,10 @@ raised retraining LR).
 A pruning stage of 0 epochs in both rows (one-shot criteria) has no schedule to differ in:
 ``prune_lr`` then counts as equal even though neither row has one.
 
+S1's "compression or speedup rate" is ``macs`` when both rows give it, else ``speedup``, else
+``sparsity`` (:data:`RATE_COLUMNS`, published tables rarely print MACs); a comparison's ``rate`` names
+the column it was matched on. In setup tables and summaries the rate goes by the name ``macs``.
+
 The chain S1 < S2 < S3.1 < S3.2 < S4.1 < S4.2 is ordered (S3.2 includes retrain_epochs, so it implies
 S3.1); ``strictest`` is the last member of the chain that holds. SX-A and SX-B stand beside it.
 
@@ -73,6 +77,10 @@ SETUPS: tuple[Setup, ...] = (
 #: Weakest to strictest; each member's columns include the previous member's.
 CHAIN: tuple[str, ...] = ("S1", "S2", "S3.1", "S3.2", "S4.1", "S4.2")
 
+#: What S1's "same compression rate" is matched on, in order of preference (the first column present
+#: in both rows decides; ``macs`` stands for this choice in :data:`SETUPS`).
+RATE_COLUMNS: tuple[str, ...] = ("macs", "speedup", "sparsity")
+
 SETUP_NAMES: tuple[str, ...] = tuple(s.name for s in SETUPS)
 _BY_NAME = {s.name: s for s in SETUPS}
 
@@ -106,11 +114,25 @@ def column_states(a: dict[str, Any], b: dict[str, Any], tolerance: float) -> dic
     return states
 
 
+def rate_column(states: dict[str, str]) -> str | None:
+    """The column S1's compression rate is matched on: the first of :data:`RATE_COLUMNS` present in
+    both rows (``None`` when none is)."""
+    return next((c for c in RATE_COLUMNS if states.get(c, "missing") != "missing"), None)
+
+
+def needed_state(states: dict[str, str], column: str) -> tuple[str, str]:
+    """``(column actually compared, its state)`` for a column a setup needs (``macs`` = the rate)."""
+    if column == "macs":
+        rate = rate_column(states)
+        return (rate, states[rate]) if rate else ("macs", "missing")
+    return column, states[column]
+
+
 def setup_outcomes(states: dict[str, str]) -> dict[str, str]:
     """``holds`` / ``unknown`` / ``fails`` for every setup, from the column states."""
     outcomes = {}
     for name, columns in _REQUIRED.items():
-        seen = {states[c] for c in columns}
+        seen = {needed_state(states, c)[1] for c in columns}
         outcomes[name] = "fails" if "differs" in seen else "unknown" if "missing" in seen else "holds"
     return outcomes
 
@@ -142,10 +164,11 @@ def row_label(row: dict[str, Any], fallback: str) -> str:
 def compare_rows(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.02) -> dict[str, Any]:
     """Which setups two result rows meet.
 
-    Returns ``{"a", "b", "holds", "strictest", "table4", "differs", "unknown"}``: the row names, the
-    setups that hold (table order), the strictest chain member that holds (or ``None``), Table 4's
-    label for the pair (:func:`table4_label`), the compared columns
-    present in both rows that differ, and the setups left undecided by missing cells.
+    Returns ``{"a", "b", "holds", "strictest", "table4", "differs", "unknown", "rate"}``: the row names,
+    the setups that hold (table order), the strictest chain member that holds (or ``None``), Table 4's
+    label for the pair (:func:`table4_label`), the compared columns present in both rows that differ,
+    the setups left undecided by missing cells, and the column S1's compression rate was matched on
+    (:func:`rate_column`).
     """
     tolerance = check_tolerance(tolerance)
     name_a, name_b = row_label(a, "a"), row_label(b, "b")
@@ -166,4 +189,5 @@ def pair_result(name_a: str, name_b: str, states: dict[str, str]) -> dict[str, A
         "table4": table4_label(holds),
         "differs": [c for c in COMPARED if states[c] == "differs"],
         "unknown": [s for s in SETUP_NAMES if outcomes[s] == "unknown"],
+        "rate": rate_column(states),
     }
