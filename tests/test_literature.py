@@ -172,6 +172,7 @@ def test_pair_rules():
     assert retraining_differs(a, {**b, "retrain_epochs": 90}, {"holds": []})[0] == "flag"
     assert within_spread(a, b, {})[0] == "flag"
     assert within_spread(a, {**b, "top1": 94.0}, {}) is None  # 0.21 > 0.17
+    assert within_spread(a, {**b, "top1": 93.94}, {})[0] == "flag"  # 0.15 < 0.06 + 0.11 (the sum, not the larger)
     assert within_spread(a, {**b, "std": None}, {})[0] == "unknown"
     flag = base_accuracy(a, b, {"holds": ["S1"]})
     assert flag[0] == "flag" and "+0.31 vs +0.01" in flag[1]
@@ -295,6 +296,15 @@ def test_shrinkbench_bad_cell_names_line_and_column(tmp_path, cli, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "line 8" in err and "'Top1'" in err and "9x.5%" in err
     assert not out.exists()
+
+
+def test_shrinkbench_shares_percent_or_fraction():
+    from prunebench.literature.importers import _Cells
+
+    cells = _Cells("f.csv", 2, {"a": "0.5%", "b": "0.5", "c": "45", "d": "45%", "e": "120%"})
+    assert [cells.fraction(k) for k in "abcd"] == [0.005, 0.5, 0.45, 0.45]
+    with pytest.raises(Exception, match="line 2, column 'e'"):
+        cells.fraction("e")
 
 
 def test_shrinkbench_refuses_another_format(tmp_path):
