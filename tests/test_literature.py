@@ -232,7 +232,7 @@ def sb_line(**cells):
 
 def shrinkbench_file(tmp_path, *extra):
     text = "\ufeff" + SB_HEADER + "\n" + "".join([
-        sb_line(Name="ThiNet-50", Paper="Luo et al. 2017", Dataset="ImageNet", Model="ResNet-50", Method="ThiNet",
+        sb_line(Name="438", Paper="thinet-channel-norms", Dataset="ImageNet", Model="ResNet-50", Method="ThiNet",
                 Notes='pruned layer by layer, then "fine-tuned", 1 epoch each', NumTrials="1", Top1="71.01%",
                 keptParams="50%", keptFLOPS="45%", OrigTop1="75.30%"),
         sb_line(Name="Prune-B", Paper="Paper B", Dataset="CIFAR-10", Model="VGG-16", Err1="6.5%", old_new_FLOPS="2.0",
@@ -243,6 +243,8 @@ def shrinkbench_file(tmp_path, *extra):
                 NumTrials="3", MParams="5.4", OrigMParams="15", savedFLOPS="50%"),
         sb_line(Name="Prune-E", Paper="Paper F", Dataset="cifar-10", Model="vgg-16", dTop1="-0.3%", OrigTop1="93.8%",
                 keptParams="0.5", GFLOPS="0.16", OrigGFLOPS="0.32"),
+        sb_line(Name="531", Paper="rethinking-net-pruning", Dataset="CIFAR-10", Model="ResNet-56", Method="Scratch-B",
+                Notes="table1, vs Li et al", dTop1="-0.180%", keptParams="61.50%"),
         *extra,
     ])
     path = tmp_path / "Results-Grid view.csv"
@@ -252,15 +254,17 @@ def shrinkbench_file(tmp_path, *extra):
 
 def test_shrinkbench_import_awkward_cases(tmp_path):
     result = import_shrinkbench(shrinkbench_file(tmp_path))
-    assert result.n_input == 6 and len(result.rows) + len(result.skipped) == 6
-    assert [(line, name) for line, name, _ in result.skipped] == [(4, "NoAcc"), (5, "NoComp")]
+    assert result.n_input == 7 and len(result.rows) + len(result.skipped) == 7
+    assert [(line, name) for line, name, _ in result.skipped] == [(4, "NoAcc"), (5, "NoComp"), (8, "531")]
     assert "no accuracy" in result.skipped[0][2] and "no compression" in result.skipped[1][2]
+    assert "only its change (dTop1)" in result.skipped[2][2]
     assert "Top5" in result.ignored_columns
     thinet, b, e, f = result.rows
     assert thinet["dataset"] == "imagenet" and thinet["model"] == "resnet50" and thinet["top1"] == 71.01
     assert thinet["speedup"] == pytest.approx(1 / 0.45) and thinet["sparsity"] == 50.0 and thinet["n_trials"] == 1
     assert thinet["base_acc"] == 75.30 and '"fine-tuned", 1 epoch each' in thinet["note"]
-    assert thinet["source"] == "ShrinkBench results grid (Blalock et al. 2020): Luo et al. 2017"
+    assert thinet["source"] == "ShrinkBench results grid (Blalock et al. 2020): thinet-channel-norms"
+    assert thinet["name"] == "thinet-channel-norms #438"  # the grid's Name is a record number
     assert (b["top1"], b["base_acc"], b["speedup"], b["model"]) == (93.5, 93.8, 2.0, "vgg16")
     assert (e["top1"], e["std"], e["n_trials"], e["speedup"]) == (93.55, 0.12, 3, 2.0)
     assert e["sparsity"] == pytest.approx(64.0) and e["params"] == pytest.approx(5.4e6)
@@ -271,7 +275,7 @@ def test_shrinkbench_cli_import_then_audit(tmp_path, cli, capsys):
     out = tmp_path / "sb.csv"
     assert cli(["literature", "import", "shrinkbench", str(shrinkbench_file(tmp_path)), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "imported 4 of 6 rows; skipped 2" in text and "skipped line 4 (NoAcc): no accuracy" in text
+    assert "imported 4 of 7 rows; skipped 3" in text and "skipped line 4 (NoAcc): no accuracy" in text
     rows = read_rows_csv(out)
     assert len(rows) == 4 and all(r["source"].startswith("ShrinkBench") for r in rows)
     result = audit_table("sb", rows)
@@ -281,7 +285,7 @@ def test_shrinkbench_cli_import_then_audit(tmp_path, cli, capsys):
     assert all(c["strictest"] == "S1" and c["rate"] == "speedup" for c in result["comparisons"])
     absent = result["summary"]["absent"]
     assert "S2" in absent["base"] and "S3.2" in absent["retrain_lr"]  # no recipes in ShrinkBench: S1 at most
-    assert result["summary"]["unplaced"] == ["ThiNet-50"]
+    assert result["summary"]["unplaced"] == ["thinet-channel-norms #438"]
     report = tmp_path / "report"
     assert cli(["literature", "audit", str(out), "--out", str(report)]) == 0
     md = (report / "report.md").read_text()
@@ -294,7 +298,7 @@ def test_shrinkbench_bad_cell_names_line_and_column(tmp_path, cli, capsys):
     out = tmp_path / "sb.csv"
     assert cli(["literature", "import", "shrinkbench", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "line 8" in err and "'Top1'" in err and "9x.5%" in err
+    assert len(err.splitlines()) == 1 and "line 9" in err and "'Top1'" in err and "9x.5%" in err
     assert not out.exists()
 
 

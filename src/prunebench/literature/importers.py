@@ -146,8 +146,6 @@ def _sb_sparsity(c: _Cells) -> float | None:
     m, orig = c.ratio("MParams"), c.ratio("OrigMParams")
     share = _first(None if kept is None else 1 - kept, saved, None if ratio is None else 1 - 1 / ratio,
                    None if m is None or orig is None else 1 - m / orig)
-    if share is not None and share < 0:
-        raise c.error("MParams", "the pruned model has more parameters than the original")
     return None if share is None else 100 * share
 
 
@@ -156,7 +154,7 @@ def _sb_row(c: _Cells) -> tuple[dict[str, Any] | None, str]:
     orig_err = c.number("OrigErr1")
     mparams = c.number("MParams")
     row = {
-        "name": c.text("Name") or " ".join(filter(None, (c.text("Method"), c.text("Paper")))) or f"line {c.line}",
+        "name": _sb_name(c),
         "source": f"{SHRINKBENCH_SOURCE}: {c.text('Paper') or 'paper not named'}",
         "dataset": normalise_dataset(c.text("Dataset") or "") or None,
         "model": normalise_name(c.text("Model") or "") or None,
@@ -168,10 +166,22 @@ def _sb_row(c: _Cells) -> tuple[dict[str, Any] | None, str]:
         "note": "; ".join(filter(None, (c.text("Method") and f"method: {c.text('Method')}", c.text("Notes")))) or None,
     }
     if top1 is None:
-        return None, "no accuracy (Top1, Err1 and OrigTop1 + dTop1 all empty)"
+        only_delta = c.text("dTop1") is not None
+        return None, ("no accuracy: only its change (dTop1), without the base accuracy (OrigTop1)" if only_delta
+                      else "no accuracy (Top1, Err1 and OrigTop1 + dTop1 all empty)")
     if speedup is None and sparsity is None:
         return None, "no compression figure (no FLOPS and no parameter counts)"
+    if sparsity is not None and sparsity < 0:
+        return None, "more parameters than the original model (a negative sparsity)"
     return row, ""
+
+
+def _sb_name(c: _Cells) -> str:
+    """The grid's ``Name`` is a record number: prefix the paper key so that a row says where it is from."""
+    name, paper = c.text("Name"), c.text("Paper")
+    if name and paper and name.isdigit():
+        return f"{paper} #{name}"
+    return name or " ".join(filter(None, (c.text("Method"), paper))) or f"line {c.line}"
 
 
 def import_shrinkbench(path: str | Path) -> ImportResult:
