@@ -173,7 +173,8 @@ def summary_line(s: dict[str, Any]) -> str:
             f"{by['S1']} are S1-only")
     tail = [*parts]
     if none:
-        tail.append(f"{none} meet no chain setup ({s['s1_unknown']} of them because S1 is unknown)")
+        why = f" ({s['s1_unknown']} of them because S1 is unknown)" if s["s1_unknown"] else ""
+        tail.append(f"{none} meet no chain setup{why}")
     for sx, count in s["sx"].items():
         if count:
             tail.append(f"{sx} holds for {count}")
