@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from ..errors import DataError
 from ..report import document as doc
 from ..report import tables
-from ..report.plots import DPI, FigureInfo, _new_figure
+from ..report.plots import DPI, FigureInfo
 from .compare import compression
 from .flags import PAIR_RULES, ROW_RULES
 
@@ -23,6 +23,19 @@ STYLE = {
     "S3.1": ("s", "#fee08b"), "S2": ("^", "#fdae61"), "S1": ("o", "#f46d43"), "none": ("x", "#d73027"),
     "not compared": (".", "#999999"),
 }
+
+
+LEGEND = {"none": "no chain setup", "reference": "the reference"}
+
+
+def _figure(width: float, height: float):
+    """A matplotlib Figure on an Agg canvas (pyplot and the global backend are never touched)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
 
 
 def _text(value: Any) -> tables.Cell:
@@ -88,12 +101,12 @@ def plot_accuracy_vs_speedup(audit: dict[str, Any], rows: Sequence[dict[str, Any
     shown = [p for p in points if p[1] is not None]
     if not shown:
         return FigureInfo(name, title, None, "no row gives both an accuracy and a speedup, sparsity or MACs")
-    fig, (ax,) = _new_figure(1, 1, width=7.0, height=4.6)
+    fig, ax = _figure(7.0, 4.6)
     for setup, (marker, color) in STYLE.items():
         pts = [p for p in shown if marks.get(p[0], "not compared") == setup]
         if pts:
             ax.scatter([p[1] for p in pts], [p[2] for p in pts], marker=marker, color=color, s=60 if marker == "*" else 36,
-                       label=f"{setup} ({len(pts)})", zorder=3)
+                       label=f"{LEGEND.get(setup, setup)} ({len(pts)})", zorder=3)
     xs = [p[1] for p in shown]
     if max(xs) / min(xs) > 4:
         ax.set_xscale("log")
