@@ -92,7 +92,7 @@ def single_run(row: dict[str, Any]) -> tuple[str, str] | None:
 
 def best_test(row: dict[str, Any]) -> tuple[str, str] | None:
     if row.get("selection") == "best-test":
-        return "flag", "the reported epoch was chosen on the test set (best test accuracy): optimistic"
+        return "flag", "model selection on the test set (best test accuracy): the number is optimistic"
     if row.get("selection") is None and row.get("top1") is not None:
         return "unknown", "how the reported epoch was chosen is not stated"
     return None
@@ -158,7 +158,7 @@ ROW_RULES: tuple[Rule, ...] = (
          "the retraining epochs or the full LR schedule are not given: never trust a number whose retraining "
          "recipe is unknown"),
     Rule("single-run", single_run, "no std and no number of runs, or one run: prefer mean ± std over several runs"),
-    Rule("best-test", best_test, "the reported epoch was picked by its test accuracy (selection = best-test)"),
+    Rule("best-test", best_test, "an epoch or checkpoint was picked by its test accuracy (selection = best-test)"),
 )
 
 PAIR_RULES: tuple[Rule, ...] = (
