@@ -2,9 +2,10 @@
 prose around the numbers). Run from the repository root:
 
     .venv/bin/python docs/make_literature.py                 # rewrites docs/literature.md
-    .venv/bin/python docs/make_literature.py --shrinkbench "Results-Grid view.csv"   # adds ShrinkBench
+    .venv/bin/python docs/make_literature.py --shrinkbench "Results-Grid view.csv"   # + literature-shrinkbench.md
 
-tests/test_literature_docs.py checks that docs/literature.md is what this script writes.
+tests/test_literature_docs.py checks that docs/literature.md is what this script writes (and
+literature-shrinkbench.md too, when PRUNEBENCH_SHRINKBENCH_GRID names the grid it was written from).
 """
 from __future__ import annotations
 
@@ -130,40 +131,76 @@ def _others(audits) -> list[str]:
     ]
 
 
-def _shrinkbench(path: str | None) -> list[str]:
+SHRINKBENCH_MD = Path(__file__).with_name("literature-shrinkbench.md")
+
+
+def _shrinkbench_pointer() -> list[str]:
     lines = ["## What the audit says about ShrinkBench's collection", ""]
-    if path is None:
+    if SHRINKBENCH_MD.exists():
         return lines + [
-            "ShrinkBench's `Results-Grid view.csv` (Blalock et al. 2020) is not shipped and could not be read on the "
-            "machine that wrote this page, so this section has no numbers yet. Regenerate the page with "
-            "`docs/make_literature.py --shrinkbench PATH` to add them. What can be said without running it: the grid "
-            "records accuracies and compression figures but no retraining recipes, so it supports S1 at most "
-            "(paper-notes §10); the import counts every row it cannot place, with its reason.", ""]
+            "ShrinkBench's results grid is not shipped (it is ShrinkBench's file); its reading, written by this "
+            "script from the import and the audit of the grid, is in "
+            "[literature-shrinkbench.md](literature-shrinkbench.md).", ""]
+    return lines + [
+        "ShrinkBench's `Results-Grid view.csv` is not shipped; run `docs/make_literature.py --shrinkbench PATH` "
+        "to write its reading.", ""]
+
+
+def render_shrinkbench(path: str, provenance: str) -> str:
+    """The ShrinkBench reading: what the import kept and skipped, and what the audit says."""
     result = import_shrinkbench(path)
     audit = audit_table("shrinkbench", result.rows)
-    reasons = Counter(why.split(":")[0].split(" (")[0] for _, _, why in result.skipped)
-    absent = "; ".join(f"{c} (leaves {', '.join(s)} unknown)" for c, s in audit["summary"]["absent"].items())
-    return lines + [
-        f"- Import: {result.report_lines()[0]}; reasons: " + ", ".join(f"{n} x {r}" for r, n in reasons.most_common()) + ".",
-        f"- {audit['summary']['line']}",
-        f"- Columns no row gives: {absent}.", ""]
+    s = audit["summary"]
+    reasons = Counter(why for _, _, why in result.skipped)
+    datasets = Counter(r.get("dataset") for r in result.rows)
+    absent = [f"`{c}` (so {', '.join(v)} cannot be decided)" for c, v in s["absent"].items()]
+    flags = [f"{k}: {v['flagged']} flagged, {v['undecided']} undecided" for k, v in s["flags"].items()]
+    lines = [
+        "# ShrinkBench's collection under the literature audit", "",
+        "Written by `docs/make_literature.py --shrinkbench PATH` from `prunebench literature import shrinkbench` "
+        "and `prunebench literature audit` on ShrinkBench's results grid (Blalock et al. 2020: results gathered "
+        f"from 81 papers). Input: {provenance}.", "",
+        "## The import", "",
+        f"- {result.report_lines()[0]}.",
+        *[f"- skipped, {n}: {why}" for why, n in reasons.most_common()],
+        "- imported rows by dataset: " + ", ".join(f"{d} {n}" for d, n in datasets.most_common()) + ".",
+        "- ignored input columns (no place in the rows format): " + ", ".join(result.ignored_columns) + ".", "",
+        "## The audit", "",
+        f"Comparisons: {audit['mode']} (half-octave buckets of the speedup, else of 100/(100 - sparsity)).", "",
+        f"- {s['line']}",
+        f"- Rows in no comparison (alone in their dataset, model and bucket): {len(s['unplaced'])} of {s['n_rows']}.",
+        "- Setup columns no row gives: " + "; ".join(absent) + ".",
+        "- Flags: " + "; ".join(flags) + ".", "",
+        f"The grid records accuracies and compression figures but no base model and no retraining recipe: "
+        f"{sum(n for k, n in s['by_strictest'].items() if k not in ('S1', 'none'))} of {s['n_comparisons']} "
+        f"comparisons meet S2 or stricter, {s['flags']['recipe-unknown']['flagged']} of {s['n_rows']} results are "
+        f"flagged `recipe-unknown`, and {s['by_strictest']['none'] - s['s1_unknown']} comparisons within one bucket "
+        "are not even at the same compression rate (S1 fails: their speedups or sparsities differ by more than "
+        f"{audit['tolerance']:.0%}). By itself the grid supports S1 at most (paper-notes §10).", "",
+    ]
+    return "\n".join(lines).rstrip() + "\n"
 
 
-def render(shrinkbench: str | None = None) -> str:
+def render() -> str:
     audits = [audit_table(d.name, load_dataset(d.name)) for d in DATASETS]
     t1 = next(a for a in audits if a["table"] == "paper-table1")
     t1["based"] = {r["name"] for r in load_dataset("paper-table1") if r.get("base") and r.get("top1") is not None}
-    lines = [INTRO, *_setup_table(audits), *_table1(t1), *_others(audits), *_shrinkbench(shrinkbench), *_rules()]
+    lines = [INTRO, *_setup_table(audits), *_table1(t1), *_others(audits), *_shrinkbench_pointer(), *_rules()]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shrinkbench", metavar="CSV", help="ShrinkBench's 'Results-Grid view.csv'")
-    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--shrinkbench", metavar="CSV", help="ShrinkBench's 'Results-Grid view.csv': also write "
+                        "literature-shrinkbench.md")
+    parser.add_argument("--provenance", default="the file given with --shrinkbench",
+                        help="where that file comes from (printed in the reading)")
     args = parser.parse_args(argv)
-    Path(args.out).write_text(render(args.shrinkbench), encoding="utf-8")
-    print(args.out)
+    if args.shrinkbench:
+        SHRINKBENCH_MD.write_text(render_shrinkbench(args.shrinkbench, args.provenance), encoding="utf-8")
+        print(SHRINKBENCH_MD)
+    OUT.write_text(render(), encoding="utf-8")
+    print(OUT)
     return 0
 
 
