@@ -57,6 +57,8 @@ def comparison_table(audit: dict[str, Any]) -> tables.Table:
         paper = c["paper_setup"] or ""
         if paper:
             paper += " (holds)" if paper in c["holds"] else " (not in the strict chain result)"
+            if c.get("table4") is not None:  # the audit's own Table 4 label, where the classifier gives one
+                paper += f"; computed Table 4 label: {c['table4']}"
         cells = (c["a"], f"{_num(c['top1_b'])}{delta}", c["rate"] or "none", c["strictest"] or "none",
                  " ".join(c["holds"]), " ".join(c["unknown"]), ", ".join(c["missing"]), paper, _flags_text(c["flags"]))
         rows.append(tables.Row(c["b"], tuple(_text(x) for x in cells)))
