@@ -20,7 +20,8 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError
 from ..fairness.columns import check_tolerance, parse_row
-from ..fairness.setups import CHAIN, SETUP_NAMES, column_states, needed_state, pair_result, required_columns, row_label
+from ..fairness.setups import (CHAIN, SETUP_NAMES, column_states, needed_state, pair_result, required_columns,
+                               row_label)
 from .flags import PAIR_RULES, ROW_RULES
 
 
@@ -117,7 +118,7 @@ def audit_table(
                             "sparsity": row["sparsity"], "note": row["note"], "flags": flags, "undecided": unknown})
     compared = {labels[i] for p in pairs for i in p}
     unplaced = [label for label, row in zip(labels, typed) if label not in compared]
-    summary = _summary(name, typed, labels, comparisons, row_reports, unplaced, target)
+    summary = _summary(name, typed, comparisons, row_reports, unplaced, target)
     return {"table": name, "mode": mode, "tolerance": tolerance, "rows": row_reports,
             "comparisons": comparisons, "summary": summary}
 
@@ -134,7 +135,7 @@ def _absent(typed: list[dict[str, Any]], target: str) -> dict[str, list[str]]:
     return out
 
 
-def _summary(name, typed, labels, comparisons, row_reports, unplaced, target) -> dict[str, Any]:
+def _summary(name, typed, comparisons, row_reports, unplaced, target) -> dict[str, Any]:
     strictest = Counter(c["strictest"] or "none" for c in comparisons)
     s1_unknown = sum(1 for c in comparisons if "S1" in c["unknown"])
     flag_counts: dict[str, dict[str, int]] = {}

@@ -14,7 +14,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import DataError
 from ..fairness.columns import COLUMNS, parse_cell
@@ -318,5 +318,3 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
         raise
     return path
 
-
-Importer = Callable[..., ImportResult]
