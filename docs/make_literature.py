@@ -39,9 +39,9 @@ prunebench literature import csv table.csv --map "Top-1=top1" --map "Method=name
 
 Tables are rows CSVs (the columns are in [fairness.md](fairness.md)); every shipped row names its
 `source` (paper and table), and a cell the source does not print is empty: unknown is a result,
-never a guess. Comparisons are drawn from each row's `compare_to` (the method against its
-reference), from `--reference ROW`, or else between all rows of the same dataset, model and group
-(the `group` column, or a half-octave bucket of the speedup).
+never a guess. Comparisons are drawn against `--reference ROW` when it is given, else from each
+row's `compare_to` (the method against its reference), else between all rows of the same dataset,
+model and group (the `group` column, or a half-octave bucket of the speedup).
 
 Everything below this line is written by `docs/make_literature.py` from the audit's output.
 """
