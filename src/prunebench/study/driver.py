@@ -24,6 +24,7 @@ from .. import plugins
 from ..errors import ConfigError
 from .executors import make_executor
 from .grid import Expansion, expand
+from .isolation import KILLED_WORKER, Suspects
 from .job import FINISHED, job_dir
 from .progress import StudyProgress
 from .provenance import run_provenance
@@ -200,7 +201,8 @@ class Scheduler:
         self.in_flight: dict[Future, tuple[dict[str, Any], int]] = {}
         self.waiting: dict[str, list[dict[str, Any]]] = {}
         self.ready: list[tuple[tuple, dict[str, Any]]] = []  # a heap: see _push
-        self.pool_deaths: set[str] = set()  # runs that were in flight when a worker died
+        self.suspects = Suspects()  # runs in flight when a worker died: re-run alone (isolation.py)
+        self.fresh_pool = True  # no run dispatched since the executor (re)started
 
     def run(self) -> None:
         rows = self.store.rows()
@@ -232,9 +234,8 @@ class Scheduler:
                 self.waiting.setdefault(base, []).append(row)
 
     def _loop(self) -> None:
-        while self.ready or self.in_flight:
-            while self.ready and len(self.in_flight) < self.executor.slots:
-                self._dispatch(heapq.heappop(self.ready)[1])
+        while self.ready or self.in_flight or self.suspects:
+            self._fill()
             if not self.in_flight:
                 continue
             done, _ = wait(list(self.in_flight), timeout=1.0, return_when=FIRST_COMPLETED)
@@ -242,17 +243,35 @@ class Scheduler:
             for fut in done:
                 row, attempt = self.in_flight.pop(fut)
                 outcome, pool_broke = _outcome_of(fut, row)
-                broken = broken or pool_broke
-                if pool_broke and row["run_id"] not in self.pool_deaths:
-                    # Every run in flight sees the dead worker's error, and which one died is unknown:
-                    # each gets one more try; the run that kills its worker (out of memory) fails then.
-                    self.pool_deaths.add(row["run_id"])
-                    self.store.requeue([row["run_id"]], reason="worker died")
-                    self._push(row)
-                    continue
-                self._finish(row, outcome, attempt)
+                if pool_broke:
+                    broken = True
+                    self._worker_died(row, attempt)
+                else:
+                    self._finish(row, outcome, attempt)
             if broken:
+                # Every run still in flight ran on the pool that broke: each is a suspect too.
+                for row, attempt in self.in_flight.values():
+                    self._worker_died(row, attempt)
+                self.in_flight.clear()
                 self.executor.restart()
+                self.fresh_pool = True
+
+    def _fill(self) -> None:
+        """Dispatch what may run now: a suspect alone on a fresh worker, else ready runs up to the slots."""
+        if self.suspects:
+            if not self.in_flight:
+                if not self.fresh_pool:
+                    self.executor.restart()
+                self._dispatch(self.suspects.next_alone())
+            return
+        while self.ready and len(self.in_flight) < self.executor.slots:
+            self._dispatch(heapq.heappop(self.ready)[1])
+
+    def _worker_died(self, row: dict[str, Any], attempt: int) -> None:
+        if self.suspects.worker_died(row):
+            self._finish(row, {"status": "failed", "error": KILLED_WORKER}, attempt)
+        else:
+            self.store.requeue([row["run_id"]], reason="worker died")
 
     def _push(self, row: dict[str, Any]) -> None:
         """Bases first (runs wait for them), then the longest runs first, so that no worker is
@@ -280,6 +299,7 @@ class Scheduler:
             self.store.requeue([row["run_id"]])
             raise
         self.in_flight[fut] = (row, attempt)
+        self.fresh_pool = False
 
     def _finish(self, row: dict[str, Any], outcome: dict[str, Any], attempt: int | None) -> None:
         self.store.finish(row["run_id"], outcome, attempt)
