@@ -119,15 +119,18 @@ def test_a_worker_killed_by_signal_fails_only_its_own_run(tmp_path):
     locks = {rid: (faulty / "runs" / f".{rid}.lock").resolve() for rid in (innocent, culprit)}
 
     proc = driver(["run", str(path), "--out", str(faulty), "--workers", "2"])
-    kills, together = 0, False
+    kills, together, killed = 0, False, set()
     end = time.monotonic() + 240
     while proc.poll() is None and time.monotonic() < end:
         for pid in holders(locks[culprit]) if locks[culprit].exists() else []:
+            if pid in killed:  # killed already but not reaped yet: still listed as holding the lock
+                continue
             # The first kill only while the innocent run is in flight too (running in the other
             # worker, or queued in the pool behind the culprit).
             if kills or status_of(faulty, innocent) == "running":
                 together = together or not kills
                 os.kill(pid, signal.SIGKILL)  # what the OOM killer does
+                killed.add(pid)
                 kills += 1
         time.sleep(0.01)
     stdout, stderr = proc.communicate(timeout=60)
