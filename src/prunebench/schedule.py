@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import ConfigError
+from .schedule_iter import IterSchedule, format_lr, is_iter_form, parse_iter
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class Schedule:
 
     kind: str
     points: tuple[tuple[int, float], ...]
+    per_iteration = False
+
+    @property
+    def max_lr(self) -> float:
+        return max(v for _, v in self.points)
 
     @property
     def initial_lr(self) -> float:
@@ -60,8 +67,8 @@ class Schedule:
                 break
         return lr
 
-    def lrs(self, total_epochs: int) -> list[float]:
-        """The LR of every epoch of a run of ``total_epochs`` epochs."""
+    def lrs(self, total_epochs: int, steps_per_epoch: int = 1) -> list[float]:
+        """The LR of every epoch of a run of ``total_epochs`` epochs (set once per epoch)."""
         return [self.lr_at(e, total_epochs) for e in range(total_epochs)]
 
     def first_stage_epochs(self, total_epochs: int) -> int:
@@ -94,15 +101,6 @@ class Schedule:
         return ",".join(f"{k}:{format_lr(v)}" for k, v in self.points)
 
 
-def format_lr(lr: float) -> str:
-    """Shortest exact-looking scientific form: 0.1 -> '1e-1', 0.05 -> '5e-2', 2.5e-3 -> '2.5e-3'."""
-    if lr == 0:
-        return "0"
-    mantissa, exponent = f"{lr:.12e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{int(exponent)}"
-
-
 def _parse_lr(text: str, source: str) -> float:
     try:
         value = float(text)
@@ -130,9 +128,11 @@ def _strip_braces(source: str) -> str:
     return source
 
 
-def parse(text: str | float | dict) -> Schedule:
-    """Parse a schedule string (braces optional), a bare number (a constant LR) or an
-    epoch -> LR mapping."""
+def parse(text: Any) -> "Schedule | IterSchedule":
+    """Parse a schedule string (braces optional), a bare number (a constant LR), an epoch -> LR
+    mapping, or a per-iteration schedule's string or ``kind:`` mapping (:mod:`prunebench.schedule_iter`)."""
+    if is_iter_form(text):
+        return parse_iter(text)
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return Schedule("step", ((0, _parse_lr(str(text), str(text))),))
     if isinstance(text, dict):
@@ -176,7 +176,7 @@ def from_lrs(lrs: list[float]) -> str:
     return str(Schedule("step", tuple(points)))
 
 
-def normalize(text: str | float | dict) -> str:
+def normalize(text: Any) -> str:
     """Canonical string of a schedule (what specs store)."""
     return str(parse(text))
 
@@ -218,8 +218,8 @@ def derive(initial_lr: float, final_lr: float, epochs: int, *, max_stage: int = 
 def extend_first_stage(text: str, k: int) -> str:
     """Add ``k`` epochs to the first stage: every later boundary moves by ``k``."""
     sched = parse(text)
-    if sched.kind == "cosine":
-        raise ConfigError("'+k epochs' needs a step schedule, not cosine")
+    if sched.kind != "step":
+        raise ConfigError(f"'+k epochs' needs a step schedule, not {sched.kind}")
     if k < 0:
         raise ConfigError(f"+k epochs must be >= 0, got {k}")
     points = [(0, sched.points[0][1])] + [(e + k, v) for e, v in sched.points[1:]]

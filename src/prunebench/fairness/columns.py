@@ -164,6 +164,8 @@ def parse_row(row: dict[str, Any], where: str, *, strict: bool = False) -> dict[
 def _schedule_key(value: Any) -> tuple[str, tuple[tuple[int, float], ...]]:
     """A schedule reduced to what it does: repeated LRs merged, a flat cosine is a constant."""
     sched = _schedule.parse(value)
+    if sched.per_iteration:  # written out in full by its canonical string
+        return (str(sched), ())
     if sched.kind == "cosine":
         start, end = sched.points[0][1], sched.points[1][1]
         if start != end:

@@ -41,6 +41,7 @@ class TrainState:
     data: Any  # prunebench.data.DataBundle, already on ``device``
     device: torch.device
     lrs: list[float]
+    iteration_lrs: list[float] | None = None  # a per-iteration schedule: the LR of every step
     epoch: int = 0  # epochs completed so far
     history: list[dict[str, Any]] = field(default_factory=list)
     initial: dict[str, Any] = field(default_factory=dict)  # measurements before the first epoch
@@ -106,7 +107,11 @@ def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, An
     correct = torch.zeros((), device=state.device, dtype=torch.long)
     seen = 0
     start = time.perf_counter()
-    for xb, yb in loader:
+    steps = state.iteration_lrs[e * len(loader): (e + 1) * len(loader)] if state.iteration_lrs is not None else None
+    for b, (xb, yb) in enumerate(loader):
+        if steps is not None:
+            for group in state.optimizer.param_groups:
+                group["lr"] = steps[b]
         logits = model(xb)
         loss = F.cross_entropy(logits, yb)
         state.optimizer.zero_grad(set_to_none=True)
@@ -117,13 +122,23 @@ def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, An
         loss_sum += loss.detach().double() * yb.numel()
         correct += (logits.detach().argmax(1) == yb).sum()
         seen += yb.numel()
-    return {
+    record = {
         "epoch": e + 1,
         "lr": lr,
         "train_loss": float(loss_sum) / max(seen, 1),
         "train_acc": int(correct) / max(seen, 1),
         "time_s": time.perf_counter() - start,
     }
+    if steps:  # the LRs this epoch actually stepped with (first one is "lr")
+        record.update(lr_last=steps[-1], lr_mean=sum(steps) / len(steps))
+    return record
+
+
+def steps_per_epoch(data: Any, batch_size: int) -> int:
+    """Optimizer steps in one epoch (the loader's batches, a short last batch merged as it does)."""
+    from ..data import TensorLoader
+
+    return len(TensorLoader(data.train_x, data.train_y, batch_size, min_last=2))
 
 
 def train(
@@ -144,13 +159,16 @@ def train(
     optimizer = make_optimizer(model, spec)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
+    schedule = spec.schedule
+    spe = steps_per_epoch(data, spec.batch_size) if schedule.per_iteration else 1
     state = TrainState(
         model=model,
         optimizer=optimizer,
         spec=spec,
         data=data,
         device=device,
-        lrs=spec.lrs(),
+        lrs=schedule.lrs(spec.epochs, spe),
+        iteration_lrs=schedule.iteration_lrs(spec.epochs, spe) if schedule.per_iteration else None,
         epoch=start_epoch,
         history=list(history or []),
         initial=dict(initial or {}),

@@ -36,7 +36,7 @@ def stretch(schedule: str, from_epochs: int, to_epochs: int) -> str:
     s = sched.parse(schedule)
     if from_epochs < 1:
         raise ConfigError("a scratch regime needs a base recipe of at least 1 epoch to stretch")
-    if s.kind == "cosine" or from_epochs == to_epochs:
+    if s.kind != "step" or from_epochs == to_epochs:  # cosine and per-iteration forms scale with the run
         return str(s)
     points, last = [], -1
     for key, lr in s.points:
