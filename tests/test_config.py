@@ -64,7 +64,7 @@ def test_defaults_are_pinned_because_ids_leave_them_out():
     default-valued run meant. Changing this dict is a deliberate act (and orphans those results)."""
     assert TrainRunSpec().full_json() == {
         "kind": "train",
-        "data": {"augment": True, "data_dir": None, "image_size": None, "input_shape": None, "name": "mnist1d", "normalize": True,
+        "data": {"augment": True, "augmentation": "shift", "data_dir": None, "image_size": None, "input_shape": None, "name": "mnist1d", "normalize": True,
                  "num_classes": None, "num_samples": None, "split_seed": 0, "val_fraction": 0.1},
         "model": {"args": {}, "channels_last": False, "name": "cnn1d"},
         "train": {"batch_size": 128, "device": "cpu", "epochs": 40, "lr_schedule": "0:1e-1,20:1e-2,30:1e-3", "momentum": 0.9,

@@ -198,7 +198,7 @@ def test_jsv_cli_matches_a_brute_force_reference(tmp_path, capsys):
     from prunebench.pipeline.callbacks import jsv_inputs
     from prunebench.train.run import train_dense
 
-    spec = validate(TrainRunSpec, {"model": {"name": "cnn1d"}, "train": {"epochs": 1}})
+    spec = validate(TrainRunSpec, {"model": {"name": "cnn1d"}, "train": {"epochs": 1, "lr_schedule": "0.1"}})
     train_dense(spec, tmp_path / "m", progress=False)
     assert main(["jsv", "--model-dir", str(tmp_path / "m"), "--n", "10", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)

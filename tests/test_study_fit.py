@@ -39,7 +39,7 @@ def test_synthetic_images_are_not_augmented_by_default_mnist1d_still_is(tmp_cach
     # synthetic (3x8x8 images): augment true (the default) trains bit for bit like augment false.
     syn = DataSpec(name="synthetic", num_samples=128)
     assert torch.equal(_weights_after_one_epoch(syn, "mlp", True), _weights_after_one_epoch(syn, "mlp", False))
-    # mnist1d keeps its default random shift (changing it would change what existing run ids mean).
+    # mnist1d keeps its default random shift: its generator itself translates every signal (label-preserving).
     m1d = DataSpec(name="mnist1d", num_samples=256)
     assert not torch.equal(_weights_after_one_epoch(m1d, "cnn1d", True), _weights_after_one_epoch(m1d, "cnn1d", False))
 
@@ -101,3 +101,41 @@ def test_pipeline_command_refuses_the_same_before_training(tmp_path, monkeypatch
     assert cli.main(["pipeline", "--config", str(path), "--out", str(tmp_path / "out" / "p")]) == 2
     assert "model 'resnet56' cannot take mnist1d's inputs (1x40, 10 classes)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_each_data_sets_default_augmentation_is_written_into_the_spec():
+    # What `augment: true` trains with, per data set, is written out in `augmentation` (spec.json).
+    expected = {"mnist1d": "shift", "cifar10": "crop-flip", "cifar100": "crop-flip", "fashion-mnist": "crop-flip",
+                "mnist": "crop", "synthetic": "none"}
+    for name, augmentation in expected.items():
+        assert DataSpec(name=name).full_json()["augmentation"] == augmentation, name
+    assert DataSpec(augment=False).augmentation == "none"
+    # Derived, so not part of the id: a spec read back from its spec.json keeps its id.
+    spec = DataSpec(name="cifar10")
+    assert DataSpec.model_validate(spec.full_json()).spec_hash() == spec.spec_hash() == DataSpec(name="cifar10", augment=True).spec_hash()
+    assert DataSpec(augment="none").spec_hash() == DataSpec(augment=False).spec_hash()  # one spelling, one id
+
+
+def test_a_named_augmentation_takes_effect_and_must_fit_the_data(tmp_cache):
+    m1d = DataSpec(name="mnist1d", num_samples=256)
+    default = _weights_after_one_epoch(m1d, "cnn1d", True)
+    assert torch.equal(_weights_after_one_epoch(m1d, "cnn1d", "shift"), default)  # mnist1d's default is the shift
+    assert not torch.equal(_weights_after_one_epoch(m1d, "cnn1d", "none"), default)
+    # synthetic signals are not augmented by default, but a shift can be asked for, and it is applied.
+    syn = DataSpec(name="synthetic", input_shape=(1, 24), num_samples=128, augment="shift")
+    assert syn.augmentation == "shift"
+    assert not torch.equal(_weights_after_one_epoch(syn, "mlp", syn.augmentation),
+                           _weights_after_one_epoch(syn, "mlp", True))
+    with pytest.raises(ValueError, match="augment 'crop' is for image data, but 'mnist1d' is signal data"):
+        DataSpec(augment="crop")
+    with pytest.raises(ValueError, match="augmentation is derived from the data set and augment"):
+        DataSpec.model_validate({"name": "mnist1d", "augmentation": "none"})
+
+
+def test_a_wrong_augmentation_is_one_line_exit_2_and_nothing_written(tmp_path, cli_main, capsys):
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(yaml.safe_dump({"data": {"name": "mnist1d", "augment": "crop-flip"}, "train": {"epochs": 1, "lr_schedule": "0.1"}}))
+    assert cli_main(["train", "--config", str(cfg), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'crop-flip' is for image data" in err
+    assert not (tmp_path / "m").exists()

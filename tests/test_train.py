@@ -119,10 +119,10 @@ def test_cli_trains_and_prints_the_model_directory(tmp_path, capsys):
     import yaml
 
     cfg.write_text(yaml.safe_dump(SMALL))
-    rc = main(["train", "--config", str(cfg), "--epochs", "2", "--out", str(tmp_path / "out"), "--json"])
+    rc = main(["train", "--config", str(cfg), "--epochs", "3", "--out", str(tmp_path / "out"), "--json"])
     assert rc == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["epochs"] == 2
+    assert result["epochs"] == 3
     assert (tmp_path / "out/weights.safetensors").is_file()
 
 
@@ -170,11 +170,12 @@ def test_out_refuses_a_directory_that_is_not_a_model_directory(tmp_path, capsys)
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
-    assert main(["train", "--data", "synthetic", "--model", "mlp", "--epochs", "1", "--out", str(precious)]) == 2
+    assert main(["train", "--data", "synthetic", "--model", "mlp", "--epochs", "1", "--lr-schedule", "0.1",
+                 "--out", str(precious)]) == 2
     assert "is not a prunebench model directory" in capsys.readouterr().err
     assert (precious / "thesis.tex").read_text() == "years of work"
-    train_dense(spec(epochs=1), tmp_path / "m")
-    train_dense(spec(epochs=2), tmp_path / "m")  # an earlier model directory is replaced
+    train_dense(spec(epochs=1, lr_schedule="0.1"), tmp_path / "m")
+    train_dense(spec(epochs=2, lr_schedule="0.1"), tmp_path / "m")  # an earlier model directory is replaced
     assert read_model_dir(tmp_path / "m").result["epochs"] == 2
 
 
@@ -185,7 +186,7 @@ def test_zero_epochs_is_reported_not_a_crash(tmp_path, capsys):
 
 def test_a_lone_last_example_joins_the_previous_batch_so_batchnorm_trains(tmp_path):
     fields = {"data": {"name": "synthetic", "input_shape": [3, 32, 32], "num_samples": 10},
-              "model": {"name": "vgg11"}, "train": {"epochs": 1, "batch_size": 8}}
+              "model": {"name": "vgg11"}, "train": {"epochs": 1, "lr_schedule": "0.1", "batch_size": 8}}
     result = train_dense(validate(TrainRunSpec, fields), tmp_path / "v")  # 9 training examples: 8 + 1
     assert result["epochs"] == 1
 
@@ -196,3 +197,17 @@ def test_reserved_model_args_are_config_errors():
     for key in ("seed", "num_classes", "input_shape"):
         with pytest.raises(ConfigError, match=f"'{key}' is not a model argument"):
             validate(TrainRunSpec, {"model": {"name": "mlp", "args": {key: 1}}})
+
+
+def test_train_refuses_a_schedule_step_past_the_last_epoch(tmp_path, capsys):
+    # The default schedule steps at epochs 20 and 30: with 5 epochs the LR would silently stay 0.1.
+    out = tmp_path / "m"
+    args = ["train", "--data", "synthetic", "--model", "mlp", "--epochs", "5", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "changes the LR at epoch 20" in err and "5 epochs" in err
+    assert not out.exists()
+    with pytest.raises(Exception, match="epoch 2, but the run has 2 epochs"):  # the library refuses too
+        train_dense(spec(epochs=2), tmp_path / "lib")
+    assert not (tmp_path / "lib").exists()
+    assert main([*args[:-2], "--lr-schedule", "0:0.1,4:0.01", "--out", str(out)]) == 0  # epoch 4 exists

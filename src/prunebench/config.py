@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import schedule as _schedule
 from .errors import ConfigError, PrunebenchError
@@ -21,8 +21,44 @@ from .registry import DATASETS, MODELS
 
 S = TypeVar("S", bound="Spec")
 
-#: Fields that locate inputs but do not change results; they never enter a run id.
-NON_IDENTITY_FIELDS = frozenset({"data_dir"})
+#: Fields that never enter a run id: ``data_dir`` locates inputs without changing results;
+#: ``augmentation`` is derived (written out for the reader) from the data set and ``augment``.
+NON_IDENTITY_FIELDS = frozenset({"data_dir", "augmentation"})
+
+#: The training-time augmentations by name, with the data kind each applies to (``none``: any kind).
+#: ``data/augment.py`` holds their implementations under the same names.
+AUGMENTATIONS: dict[str, str | None] = {"none": None, "crop-flip": "image", "crop": "image", "shift": "signal"}
+_RANK_KIND = {1: "vector", 2: "signal", 3: "image"}
+
+
+def standard_augmentation(kind: str, flip: bool = True) -> str:
+    """The usual augmentation of a data kind: padded crop (and flip) for images, shift for signals."""
+    return {"image": "crop-flip" if flip else "crop", "signal": "shift"}.get(kind, "none")
+
+
+def resolve_augmentation(dataset: str, augment: bool | str, input_shape: tuple[int, ...] | None) -> str:
+    """The augmentation a data spec trains with. ``augment: true`` is the data set's registered
+    default (its kind's standard augmentation, or ``none`` for a set registered with
+    ``augment=False``); ``false`` is ``none``; a name must fit the data's kind."""
+    meta = DATASETS.meta(dataset)
+    kind = meta.get("kind", "any")
+    if kind == "any":
+        kind = _RANK_KIND.get(len(input_shape), "any") if input_shape else "any"
+    if augment is False:
+        return "none"
+    if augment is True:
+        if not meta.get("augment", True):
+            return "none"
+        if kind == "any":
+            raise ValueError(f"data set {dataset!r} takes its kind from input_shape: give input_shape, or name "
+                             f"the augmentation ({', '.join(AUGMENTATIONS)})")
+        return standard_augmentation(kind, meta.get("flip", True))
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be true, false or one of {', '.join(AUGMENTATIONS)}, got {augment!r}")
+    fits = AUGMENTATIONS[augment]
+    if fits is not None and kind != "any" and fits != kind:
+        raise ValueError(f"augment {augment!r} is for {fits} data, but {dataset!r} is {kind} data")
+    return augment
 
 
 class Spec(BaseModel):
@@ -58,7 +94,9 @@ class DataSpec(Spec):
     data_dir: str | None = None
     num_samples: int | None = Field(default=None, gt=0)
     val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
-    augment: bool = True
+    # true: the data set's default (written out in ``augmentation``); false: none; or a name.
+    augment: bool | Literal["none", "crop-flip", "crop", "shift"] = True
+    augmentation: str | None = None  # derived, never an input: the augmentation training uses
     normalize: bool = True
     split_seed: int = 0
     input_shape: tuple[int, ...] | None = None
@@ -70,6 +108,20 @@ class DataSpec(Spec):
     def _known_dataset(cls, name: str) -> str:
         DATASETS.get(name)
         return name
+
+    @field_validator("augment")
+    @classmethod
+    def _none_is_false(cls, value: bool | str) -> bool | str:
+        return False if value == "none" else value  # one spelling, one run id
+
+    @model_validator(mode="after")
+    def _resolve_augmentation(self) -> "DataSpec":
+        resolved = resolve_augmentation(self.name, self.augment, self.input_shape)
+        if self.augmentation is not None and self.augmentation != resolved:
+            raise ValueError(f"augmentation is derived from the data set and augment (here {resolved!r}); "
+                             f"set augment instead of augmentation ({self.augmentation!r})")
+        object.__setattr__(self, "augmentation", resolved)
+        return self
 
 
 class ModelSpec(Spec):
@@ -130,6 +182,19 @@ class TrainSpec(Spec):
 
     def lrs(self) -> list[float]:
         return self.schedule.lrs(self.epochs)
+
+
+def check_milestones(train: TrainSpec, what: str, where: str) -> None:
+    """A step that starts at or after the run's last epoch never takes effect: an error, not a silently
+    constant LR (``what`` names the recipe, e.g. ``base``; ``where`` the file or command)."""
+    sched = train.schedule
+    if sched.kind != "step" or train.epochs == 0:
+        return
+    late = [k for k, _ in sched.points[1:] if k >= train.epochs]
+    if late:
+        raise ConfigError(f"{where}: {what} lr_schedule {train.lr_schedule!r} changes the LR at epoch {late[0]}, "
+                          f"but the run has {train.epochs} epochs (0 to {train.epochs - 1}): that step would never "
+                          "happen; shorten the schedule or add epochs")
 
 
 class TrainRunSpec(Spec):

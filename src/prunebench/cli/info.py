@@ -71,13 +71,23 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_augmentation(name: str) -> str:
+    """What ``augment: true`` trains with on this data set (``data.augment`` in a spec)."""
+    from ..config import resolve_augmentation
+
+    try:
+        return resolve_augmentation(name, True, None)
+    except ValueError:  # a data set whose kind comes from input_shape
+        return "by input_shape"
+
+
 def _datasets(args: argparse.Namespace) -> int:
     from ..data import DATASETS
 
-    rows = {name: DATASETS.meta(name) for name in DATASETS.names()}
+    rows = {name: {**DATASETS.meta(name), "default_augmentation": _default_augmentation(name)} for name in DATASETS.names()}
     if args.json:
         print_json(rows)
     else:
         for name, meta in rows.items():
-            print(f"{name:<14} {meta.get('description', '')}")
+            print(f"{name:<14} {meta.get('description', '')}  [augment: {meta['default_augmentation']}]")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import TrainRunSpec, read_yaml, validate
+from ..config import TrainRunSpec, check_milestones, read_yaml, validate
 from .common import print_json, set_nested
 
 # flag -> dotted key in the TrainRunSpec
@@ -56,7 +56,9 @@ def build_spec(args: argparse.Namespace) -> TrainRunSpec:
             set_nested(data, key, value)
     if args.channels_last:
         set_nested(data, "model.channels_last", True)
-    return validate(TrainRunSpec, data, source)
+    spec = validate(TrainRunSpec, data, source)
+    check_milestones(spec.train, "training", source)
+    return spec
 
 
 def run(args: argparse.Namespace) -> int:

@@ -85,14 +85,31 @@ def random_shift(x: Tensor, gen: torch.Generator) -> Tensor:
     return shift(x, draw_shift(len(x), gen, device=x.device))
 
 
-_BY_KIND: dict[str, Augment | None] = {"image": random_crop_flip, "signal": random_shift, "vector": None}
+#: The augmentations by the names specs use (``config.AUGMENTATIONS`` says which kind each fits).
+NAMED: dict[str, Augment | None] = {"none": None, "crop-flip": random_crop_flip, "crop": random_crop,
+                                    "shift": random_shift}
+KINDS = ("image", "signal", "vector")
+
+
+def augmentation_named(name: str, kind: str) -> Augment | None:
+    """The augmentation called ``name`` for data of ``kind``; an error when it does not fit the kind."""
+    from ..config import AUGMENTATIONS
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown data kind {kind!r}; valid: {', '.join(KINDS)}")
+    if name not in NAMED:
+        raise ValueError(f"unknown augmentation {name!r}; valid: {', '.join(NAMED)}")
+    fits = AUGMENTATIONS[name]
+    if fits is not None and fits != kind:
+        raise ValueError(f"augmentation {name!r} is for {fits} data, not {kind} data")
+    return NAMED[name]
 
 
 def augmentation_for(kind: str, enabled: bool, *, flip: bool = True) -> Augment | None:
-    """The training-time augmentation for a data kind, or None when disabled or there is none.
+    """The standard training-time augmentation of a data kind, or None when disabled or there is none.
     ``flip=False`` (data sets registered with ``flip=False``, e.g. MNIST digits) crops without mirroring."""
-    if kind not in _BY_KIND:
-        raise ValueError(f"unknown data kind {kind!r}; valid: {', '.join(_BY_KIND)}")
-    if not enabled:
-        return None
-    return random_crop if (kind == "image" and not flip) else _BY_KIND[kind]
+    from ..config import standard_augmentation
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown data kind {kind!r}; valid: {', '.join(KINDS)}")
+    return augmentation_named(standard_augmentation(kind, flip), kind) if enabled else None

@@ -15,7 +15,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from ..config import DataSpec, TrainSpec
+from ..config import DataSpec, TrainSpec, check_milestones  # noqa: F401  (re-exported)
 from ..errors import ConfigError, PrunebenchError
 
 #: (input shape, classes) of the built-in data sets whose shape does not depend on the files.
@@ -72,18 +72,6 @@ def check_model_fits_data(model: Any, data: DataSpec, where: str) -> None:
         shown = "x".join(map(str, shape))
         raise ConfigError(f"{where}: model {model.name!r} cannot take {data.name}'s inputs ({shown}, "
                           f"{classes} classes): {why}")
-
-
-def check_milestones(train: TrainSpec, what: str, where: str) -> None:
-    """A step that starts at or after the run's last epoch never takes effect: an error."""
-    sched = train.schedule
-    if sched.kind != "step" or train.epochs == 0:
-        return
-    late = [k for k, _ in sched.points[1:] if k >= train.epochs]
-    if late:
-        raise ConfigError(f"{where}: {what} lr_schedule {train.lr_schedule!r} changes the LR at epoch {late[0]}, "
-                          f"but the run has {train.epochs} epochs (0 to {train.epochs - 1}): that step would never "
-                          "happen; shorten the schedule or add epochs")
 
 
 def check_fit(spec: Any, base_recipe: TrainSpec | None, where: str) -> None:

@@ -45,7 +45,7 @@ class TrainState:
     epoch: int = 0  # epochs completed so far
     history: list[dict[str, Any]] = field(default_factory=list)
     initial: dict[str, Any] = field(default_factory=dict)  # measurements before the first epoch
-    augment: bool = True
+    augment: bool | str = True  # true: the data set's default; false: none; or an augmentation's name
     stop: bool = False
     diverged: bool = False
     message: str | None = None
@@ -83,7 +83,9 @@ def make_optimizer(model: torch.nn.Module, spec: TrainSpec) -> torch.optim.Optim
 
 
 def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, Any]:
-    from ..data import DATASETS, TensorLoader, augmentation_for
+    from ..config import resolve_augmentation
+    from ..data import TensorLoader
+    from ..data.augment import augmentation_named
 
     spec, data, e = state.spec, state.data, state.epoch
     lr = state.lrs[e]
@@ -95,9 +97,8 @@ def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, An
         spec.batch_size,
         shuffle=True,
         generator=generator(spec.seed, f"order/{e}"),
-        # ``augment: true`` is the data set's default: none for data sets registered with augment=False.
-        augment=augmentation_for(data.kind, state.augment and DATASETS.meta(data.name).get("augment", True),
-                                 flip=DATASETS.meta(data.name).get("flip", True)),
+        # ``augment``: a name (a spec's resolved ``augmentation``), or true for the data set's default.
+        augment=augmentation_named(resolve_augmentation(data.name, state.augment, tuple(data.input_shape)), data.kind),
         aug_generator=generator(spec.seed, f"augment/{e}", data.train_x.device),
         min_last=2,
     )
@@ -152,7 +153,7 @@ def train(
     history: list[dict[str, Any]] | None = None,
     optimizer_state: dict[str, Any] | None = None,
     initial: dict[str, Any] | None = None,
-    augment: bool = True,
+    augment: bool | str = True,
 ) -> TrainOutcome:
     """Train ``model`` in place for ``spec.epochs`` epochs (from ``start_epoch`` when resuming)."""
     device = torch.device(device) if device is not None else resolve_device(spec.device)

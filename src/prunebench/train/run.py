@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import torch
 
 from ..artifacts import check_output_dir, model_info, write_model_dir
-from ..config import TrainRunSpec
+from ..config import TrainRunSpec, check_milestones
 from ..rng import derive_seed
 from safetensors.torch import load_file
 
@@ -83,7 +83,7 @@ def run_training(
         CheckpointCallback(ckpt, run_id),
         ProgressCallback(description, enabled=progress),
     ]
-    return train(model, data, spec.train, callbacks=callbacks, device=device, augment=spec.data.augment, **resume)
+    return train(model, data, spec.train, callbacks=callbacks, device=device, augment=spec.data.augmentation, **resume)
 
 
 def summarize(outcome: TrainOutcome, run_id: str, elapsed: float, **extra: Any) -> dict[str, Any]:
@@ -110,6 +110,7 @@ def train_dense(
 ) -> dict[str, Any]:
     """Train the dense model of ``spec`` and write it to ``out``; returns result.json's content.
     ``snapshot_epochs``: keep the weights after these epochs as ``out/snapshots/epoch-K.safetensors``."""
+    check_milestones(spec.train, "training", "train_dense")  # a step past the end is an error
     out = check_output_dir(out)  # before any work: a bad --out fails at once
     run_id = spec.spec_hash()
     data, model, device = prepare(spec)
