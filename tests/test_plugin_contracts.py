@@ -109,3 +109,25 @@ def test_check_regime_catches_a_snapshot_it_does_not_keep():
 
     with pytest.raises(testing.ContractError, match="which its snapshots"):
         testing.check_regime("test-forgetful")
+
+
+def test_check_dataset_catches_a_loader_that_hands_out_a_cached_tensor(monkeypatch):
+    # Training loads with compact=True, which compacts the training part inside the loader's tensor:
+    # a loader that returns the same tensor every call would see its cache overwritten.
+    from prunebench.data import RawData, register_dataset
+
+    g = torch.Generator().manual_seed(0)
+    cache = [torch.randint(0, 256, (20, 1, 4, 4), generator=g, dtype=torch.uint8),
+             torch.arange(20) % 2, torch.randint(0, 256, (6, 1, 4, 4), generator=g, dtype=torch.uint8),
+             torch.arange(6) % 2]
+    name = "cached-bytes-test"
+    DATASETS.names()  # built-ins first; then registrations below are undone after the test
+    for table in ("_items", "_meta", "_origin"):
+        monkeypatch.setattr(DATASETS, table, dict(getattr(DATASETS, table)))
+    register_dataset(name, kind="image", description="returns one cached tensor")(
+        lambda spec: RawData(name, "image", 2, *cache))
+    with pytest.raises(testing.ContractError, match="same train_x tensor memory"):
+        testing.check_dataset(name, val_fraction=0.25)
+    # The same loader returning fresh copies meets the contract.
+    monkeypatch.setitem(DATASETS._items, name, lambda spec: RawData(name, "image", 2, *(t.clone() for t in cache)))
+    testing.check_dataset(name, val_fraction=0.25)

@@ -134,7 +134,8 @@ def check_model(name: str, args: dict[str, Any] | None = None, *, prune_ratio: f
 
 def check_dataset(name: str, **spec_fields: Any) -> None:
     """The loader gives inputs of its declared kind and integer labels in range; the split (train /
-    val / test) is the same on every load."""
+    val / test) is the same on every load; every load returns fresh tensors, and compact (uint8)
+    storage gives the same inputs as float storage."""
     from .config import DataSpec, validate
     from .data import load_data
 
@@ -149,6 +150,19 @@ def check_dataset(name: str, **spec_fields: Any) -> None:
         _require(torch.equal(x, getattr(two, f"{part}_x")) and torch.equal(y, getattr(two, f"{part}_y")),
                  f"data set {name!r}: the {part} split differs between two loads")
     _require(len(one.train_y) > 0 and len(one.test_y) > 0, f"data set {name!r}: an empty train or test split")
+    # Training loads with compact=True, which reuses the memory of the loader's tensors: they must be
+    # fresh on every call (a loader that hands out a cached tensor would see it overwritten).
+    from .registry import DATASETS
+
+    first, second = DATASETS.get(name)(spec), DATASETS.get(name)(spec)
+    for part in ("train_x", "test_x"):
+        a, b = getattr(first, part), getattr(second, part)
+        _require(a.numel() == 0 or a.untyped_storage().data_ptr() != b.untyped_storage().data_ptr(),
+                 f"data set {name!r}: two loads returned the same {part} tensor memory (return fresh tensors)")
+    compact = load_data(spec, compact=True)
+    for part in ("train", "val", "test"):
+        _require(torch.equal(compact.prepare(getattr(compact, f"{part}_x")), getattr(one, f"{part}_x")),
+                 f"data set {name!r}: compact storage gives other {part} inputs than float storage")
 
 
 def check_regime(name: str, fields: dict[str, Any] | None = None) -> None:

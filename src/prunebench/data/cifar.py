@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import register_dataset, RawData, as_labels, cache_dir
+from .base import release_freed_memory, register_dataset, RawData, as_labels, cache_dir
 
 
 def _reconstruct():
@@ -153,20 +153,36 @@ def _decode_batch(blob: object, source: str, lay: CifarLayout) -> tuple[np.ndarr
 def load_cifar(data_dir: str | None, lay: CifarLayout) -> RawData:
     src = find_source(data_dir, lay)
     blobs = _read_archive(src, lay) if src.is_file() else _read_folder(src, lay)
-    parts = {f: _decode_batch(safe_load(b, f"{lay.name}: {src}/{f}"), f"{lay.name}: {src}/{f}", lay)
-             for f, b in blobs.items()}
-    train_x = np.concatenate([parts[f][0] for f in lay.train_files])
+    parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for f in list(blobs):  # decode one file at a time, dropping its bytes: memory stays near 1x the set
+        source = f"{lay.name}: {src}/{f}"
+        parts[f] = _decode_batch(safe_load(blobs.pop(f), source), source, lay)
     train_y = np.concatenate([parts[f][1] for f in lay.train_files])
-    test_x, test_y = parts[lay.test_file]
+    train_x = _concat_consuming([parts.pop(f)[0] for f in lay.train_files])
+    test_x, test_y = parts.pop(lay.test_file)
     return RawData(
         name=lay.name,
         kind="image",
         num_classes=lay.num_classes,
-        train_x=torch.from_numpy(np.ascontiguousarray(train_x)),
+        train_x=torch.from_numpy(train_x),
         train_y=as_labels(train_y),
-        test_x=torch.from_numpy(test_x.copy()),
+        test_x=torch.from_numpy(test_x.copy()),  # the unpickled array may be read-only
         test_y=as_labels(test_y),
     )
+
+
+def _concat_consuming(arrays: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate(arrays)`` that frees each input once copied: the peak is the result plus one
+    input, not twice the data (the caller must hold no other reference to the inputs)."""
+    out = np.empty((sum(len(a) for a in arrays), *arrays[0].shape[1:]), dtype=arrays[0].dtype)
+    at = 0
+    while arrays:
+        a = arrays.pop(0)
+        out[at:at + len(a)] = a
+        at += len(a)
+        del a
+        release_freed_memory()
+    return out
 
 
 @register_dataset("cifar10", kind="image", description="CIFAR-10 from the python batches you have (data_dir), 3x32x32, 10 classes")

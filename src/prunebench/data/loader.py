@@ -6,7 +6,7 @@ shuffling) plus batched augmentation, with no workers, collation or host-to-devi
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -27,7 +27,7 @@ class TensorLoader:
     def __init__(self, x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool = False,
                  generator: torch.Generator | None = None, augment: Augment | None = None,
                  aug_generator: torch.Generator | None = None, drop_last: bool = False,
-                 min_last: int = 1) -> None:
+                 min_last: int = 1, transform: Callable[[Tensor], Tensor] | None = None) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
         if batch_size < 1:
@@ -43,6 +43,9 @@ class TensorLoader:
         self.batch_size = batch_size
         self.shuffle, self.generator = shuffle, generator
         self.augment, self.aug_generator = augment, aug_generator
+        # Applied to each batch after indexing, before augmentation: e.g. DataBundle.prepare, which
+        # scales and normalises uint8 inputs, so the stored set stays small.
+        self.transform = transform
         self.drop_last = drop_last
         # A last batch smaller than ``min_last`` joins the one before it (BatchNorm cannot train on a
         # single example); every other batch, and so every result, is unchanged.
@@ -74,6 +77,8 @@ class TensorLoader:
             else:
                 idx = order[lo:hi]
                 xb, yb = self.x.index_select(0, idx), self.y.index_select(0, idx)
+            if self.transform is not None:
+                xb = self.transform(xb)
             if self.augment is not None:
                 xb = self.augment(xb, self.aug_generator)
             yield xb, yb

@@ -7,7 +7,7 @@ import torch
 
 from ..metrics.trainability import jsv_stats
 from ..rng import generator
-from ..train.loop import Callback, TrainState
+from ..train.loop import Callback, TrainState, prepared
 
 JSV_KEYS = ("mean", "std", "min", "max", "cond", "dev")
 
@@ -16,7 +16,7 @@ def jsv_inputs(data: Any, n: int, split_seed: int) -> torch.Tensor:
     """A fixed subset of ``n`` training inputs, the same for every arm and run of a data spec."""
     n = min(n, len(data.train_y))
     order = torch.randperm(len(data.train_y), generator=generator(split_seed, "jsv-inputs"))
-    return data.train_x[order[:n].to(data.train_x.device)]
+    return prepared(data, data.train_x[order[:n].to(data.train_x.device)])
 
 
 def jsv_record(model: torch.nn.Module, inputs: torch.Tensor) -> dict[str, float]:

@@ -100,7 +100,9 @@ def _score(spec: PipelineSpec, base: Path, dense: torch.nn.Module, data: Any, ep
     """Score and prune the base model's weights at ``epoch`` (None: the final weights)."""
     from ..pruning import prune
 
-    batches = (data.train_x[:512].cpu(), data.train_y[:512].cpu())
+    from ..train.loop import prepared
+
+    batches = (prepared(data, data.train_x[:512]).cpu(), data.train_y[:512].cpu())
     return prune(_weights_at(base, dense, epoch).cpu(), spec.prune, data=batches, seed=derive_seed(spec.seed, "criterion"))
 
 
@@ -155,11 +157,12 @@ def checkpoint_accuracies(dense: torch.nn.Module, pruned: torch.nn.Module, data:
     right after pruning (before re-init and retraining), and chance level (the share of the test set's
     most frequent class: what a model that always answers one class gets)."""
     from ..modes import eval_mode
-    from ..train.loop import accuracy
+    from ..train.loop import accuracy, prepare_fn
 
+    prep = prepare_fn(data)
     with torch.no_grad(), eval_mode(dense, pruned):
-        out = {"base_acc": accuracy(dense, data.test_x, data.test_y),
-               "pruned_acc": accuracy(pruned, data.test_x, data.test_y)}
+        out = {"base_acc": accuracy(dense, data.test_x, data.test_y, prepare=prep),
+               "pruned_acc": accuracy(pruned, data.test_x, data.test_y, prepare=prep)}
     counts = torch.bincount(data.test_y.cpu(), minlength=data.num_classes)
     out["chance_acc"] = float(counts.max()) / max(1, len(data.test_y))
     return out
@@ -195,7 +198,7 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     device = resolve_device(spec.run_device)
     from ..data import load_data
 
-    data = load_data(spec.data)
+    data = load_data(spec.data, compact=True)  # 8-bit images stay uint8, normalised per batch
     dense, base_md = load_model(base)
     first = get_regime(spec.regime.name).score_epoch(spec.regime)
     prune_result = _score(spec, base, dense, data, first)

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .loop import Callback, TrainState, accuracy
+from .loop import Callback, TrainState, accuracy, prepare_fn, prepared
 
 
 class EvaluateCallback(Callback):
@@ -20,8 +20,9 @@ class EvaluateCallback(Callback):
 
     def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
         d = state.data
-        record["val_acc"] = accuracy(state.model, d.val_x, d.val_y) if len(d.val_y) else None
-        record["test_acc"] = accuracy(state.model, d.test_x, d.test_y)
+        prep = prepare_fn(d)
+        record["val_acc"] = accuracy(state.model, d.val_x, d.val_y, prepare=prep) if len(d.val_y) else None
+        record["test_acc"] = accuracy(state.model, d.test_x, d.test_y, prepare=prep)
 
 
 class DivergenceGuard(Callback):
@@ -34,7 +35,7 @@ class DivergenceGuard(Callback):
             state.diverged = state.stop = True
             state.message = f"diverged: training loss became {loss} in epoch {record['epoch']} (LR {record['lr']:g})"
             record["train_loss"] = None  # JSON has no NaN
-        elif not _finite_outputs(state.model, state.data.train_x[:64]):
+        elif not _finite_outputs(state.model, prepared(state.data, state.data.train_x[:64])):
             state.diverged = state.stop = True
             state.message = f"diverged: the model's outputs became non-finite in epoch {record['epoch']} (LR {record['lr']:g})"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -101,6 +101,7 @@ def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, An
         augment=augmentation_named(resolve_augmentation(data.name, state.augment, tuple(data.input_shape)), data.kind),
         aug_generator=generator(spec.seed, f"augment/{e}", data.train_x.device),
         min_last=2,
+        transform=prepare_fn(data),
     )
     model = state.model
     model.train()
@@ -188,15 +189,30 @@ def train(
     return TrainOutcome(state.history, state.initial, state.diverged, state.message, state.epoch)
 
 
+def prepare_fn(data: Any) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The data's per-batch input preparation (``DataBundle.prepare``), None for data without one."""
+    return getattr(data, "prepare", None)
+
+
+def prepared(data: Any, x: torch.Tensor) -> torch.Tensor:
+    """Model inputs for stored inputs ``x`` of ``data`` (a slice of its train_x/val_x/test_x)."""
+    prep = prepare_fn(data)
+    return prep(x) if prep is not None else x
+
+
 @torch.no_grad()
-def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
-    """Total correct / total examples, in eval mode (the model's mode is restored)."""
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000, *,
+             prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float:
+    """Total correct / total examples, in eval mode (the model's mode is restored). ``prepare`` turns
+    stored inputs into model inputs chunk by chunk (``DataBundle.prepare`` for uint8 storage)."""
     if len(y) == 0:
         return float("nan")
     was_training = model.training
     model.eval()
     correct = 0
     for i in range(0, len(y), batch_size):
-        correct += int((model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
+        xb = x[i : i + batch_size]
+        xb = prepare(xb) if prepare is not None else xb
+        correct += int((model(xb).argmax(1) == y[i : i + batch_size]).sum())
     model.train(was_training)
     return correct / len(y)

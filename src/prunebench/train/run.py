@@ -35,7 +35,7 @@ def prepare(spec: TrainRunSpec) -> tuple[Any, torch.nn.Module, torch.device]:
     from ..models import build_model
 
     device = resolve_device(spec.train.device)
-    data = load_data(spec.data).to(device)
+    data = load_data(spec.data, compact=True).to(device)  # 8-bit images stay uint8, normalised per batch
     model = build_model(
         spec.model.name,
         data.input_shape,
