@@ -3,8 +3,9 @@
 ``data_dir`` holds ``train/`` and ``val/`` (or ``test/``), each with one folder per class. Every image
 is decoded once with Pillow, its shorter side resized to ``image_size * 8/7`` and centre-cropped to
 ``image_size`` (default 64), and the whole set is cached as uint8 arrays in an .npz under the cache
-directory, keyed by the file list, sizes, modification times and ``image_size``. Data sets stay
-resident on the device as float tensors, so ``image_size`` bounds the memory: N x 3 x S x S x 4 bytes.
+directory, keyed by the file list, sizes, modification times and ``image_size``. Training runs keep
+the set resident on the device as uint8 (normalised per batch), so ``image_size`` bounds the memory:
+N x 3 x S x S bytes (four times that for ``load_data`` without ``compact``).
 """
 from __future__ import annotations
 
