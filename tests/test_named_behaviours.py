@@ -1,35 +1,11 @@
 """Tests that fail when the behaviour they are named for breaks (issue 11). ``bench/mutation_check.py``
 applies each of the breaks named here to a copy of the code and checks that this suite notices."""
 import copy
-import json
 
 import pytest
 import torch
 
-from prunebench.config import validate
-from prunebench.pipeline import PipelineSpec, train_base
-from prunebench.pipeline.run import base_dir_for, run_pipeline
-
-SMALL = {
-    "data": {"name": "synthetic", "input_shape": [1, 16], "num_classes": 4, "num_samples": 256},
-    "model": {"name": "mlp", "args": {"depth": 3, "width": 24, "activation": "relu"}},
-    "base": {"train": {"epochs": 6, "lr_schedule": "0:0.1,3:0.01,5:0.001", "batch_size": 64}},
-    "prune": {"ratio": 0.5},
-    "jsv_samples": 8,
-}
-
-
-def spec_of(**fields):
-    data = json.loads(json.dumps(SMALL))
-    data.update(fields)
-    return validate(PipelineSpec, data)
-
-
-def run(spec, tmp_path, name):
-    base = base_dir_for(spec, tmp_path)
-    if not (base / "result.json").is_file():
-        train_base(spec.base_run(), base, set(range(6)), progress=False)
-    return base, run_pipeline(spec, tmp_path / name, base_dir=base, progress=False)
+from small_pipeline import run_with_base as run, spec_of
 
 
 def state(model):

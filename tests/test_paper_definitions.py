@@ -2,7 +2,6 @@
 
 Each test here failed on the code before the fix it is named for.
 """
-import json
 import math
 import random
 
@@ -10,36 +9,22 @@ import pytest
 import torch
 
 from prunebench import schedule as sched
-from prunebench.config import TrainSpec, validate
+from prunebench.config import TrainSpec
 from prunebench.errors import PrunebenchError
 from prunebench.fairness import compare_rows
 from prunebench.models import build_model
-from prunebench.pipeline import PipelineSpec, RegimeSpec, resolve, snapshot_epochs, train_base
+from prunebench.pipeline import RegimeSpec, resolve, snapshot_epochs, train_base
 from prunebench.pipeline.regimes import RegimeContext, scratch_b_epochs, squeezed_epoch, stretch
 from prunebench.pipeline.run import _trainability, base_dir_for, run_pipeline
 from prunebench.pruning import prune
 
+from small_pipeline import run_with_base, spec_of
+
 BASE = TrainSpec(epochs=6, lr_schedule="0:0.1,3:0.01,5:0.001", batch_size=64)
-SMALL = {
-    "data": {"name": "synthetic", "input_shape": [1, 16], "num_classes": 4, "num_samples": 256},
-    "model": {"name": "mlp", "args": {"depth": 3, "width": 24, "activation": "relu"}},
-    "base": {"train": {"epochs": 6, "lr_schedule": "0:0.1,3:0.01,5:0.001", "batch_size": 64}},
-    "prune": {"ratio": 0.5},
-    "jsv_samples": 8,
-}
-
-
-def spec_of(**fields):
-    data = json.loads(json.dumps(SMALL))
-    data.update(fields)
-    return validate(PipelineSpec, data)
 
 
 def run(spec, tmp_path, name):
-    base = base_dir_for(spec, tmp_path)
-    if not (base / "result.json").is_file():
-        train_base(spec.base_run(), base, set(range(6)), progress=False)
-    return run_pipeline(spec, tmp_path / name, base_dir=base, progress=False)
+    return run_with_base(spec, tmp_path, name)[1]
 
 
 # ------------------------------------------------------------------ 1. MACs of unstructured pruning
