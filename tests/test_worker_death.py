@@ -24,8 +24,11 @@ class BreakingPool:
 
     slots = 2
 
-    def __init__(self, culprit: str) -> None:
+    def __init__(self, culprit: str, together: tuple[str, ...] = ()) -> None:
         self.culprit, self.pending, self.calls, self.restarts = culprit, [], [], 0
+        # Runs that must be in flight at the same time once, however slowly the scheduler submits
+        # them (a loaded machine): nothing among them settles before all have been submitted.
+        self.together = set(together)
         self.lock = threading.Lock()
 
     def submit(self, payload):
@@ -38,6 +41,11 @@ class BreakingPool:
 
     def _settle(self):
         with self.lock:
+            waiting = any(r in self.together for r, _ in self.pending) and not self.together <= set(self.calls)
+            self.waits = getattr(self, "waits", 0) + waiting
+            if waiting and self.waits < 200:  # 10 s at most: a scheduler that never fills both slots fails, not hangs
+                threading.Timer(0.05, self._settle).start()
+                return
             pending, self.pending = self.pending, []
         broke = any(run_id == self.culprit for run_id, _ in pending)
         for run_id, fut in pending:
@@ -57,7 +65,7 @@ def test_an_innocent_run_in_flight_with_the_culprit_completes(tmp_path):
     store.sync_jobs(exp.jobs)
     runs = [j.run_id for j in exp.jobs if j.kind == "run"]
     culprit, innocent = runs[1], runs[0]
-    pool = BreakingPool(culprit)
+    pool = BreakingPool(culprit, together=(culprit, innocent))
     Scheduler(store, pool, tmp_path / "out", None, progress=False, quiet=True).run()
     rows = {r["run_id"]: r for r in store.rows()}
     assert rows[innocent]["status"] == "done"
