@@ -120,6 +120,28 @@ def check_output_dir(out: str | Path) -> Path:
     return out
 
 
+def check_apart(out: str | Path, inputs: list[tuple[str, str | Path]], flag: str = "--out") -> None:
+    """Refuse an output path that is, contains or lies inside one of the ``inputs`` ((what, path)
+    pairs: the model directories a command reads), symlinks resolved: writing it would replace or
+    delete what is being read."""
+    o = Path(out).resolve()
+    for what, path in inputs:
+        i = Path(path).resolve()
+        if o == i:
+            raise ArtifactError(f"{flag} {out} is the {what} itself; write the output elsewhere")
+        if i in o.parents:
+            raise ArtifactError(f"{flag} {out} lies inside the {what} {path}; write the output elsewhere")
+        if o in i.parents:
+            raise ArtifactError(f"{flag} {out} contains the {what} {path} (replacing it would delete it); "
+                                "write the output elsewhere")
+
+
+def check_dense_dir(path: str | Path, what: str = "base") -> None:
+    """A model directory used as a dense model must not be a pruned one (it has plan.json)."""
+    if (Path(path) / "plan.json").exists():
+        raise ArtifactError(f"{what} {path} is a pruned model directory (it has plan.json); give its dense model directory")
+
+
 def write_model_dir(
     out: str | Path,
     model: torch.nn.Module,

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .artifacts import ModelDir, check_output_dir, load_weights, read_model_dir, read_tensors, write_model_dir
+from .artifacts import ModelDir, check_apart, check_output_dir, load_weights, read_model_dir, read_tensors, write_model_dir
 from .errors import ArtifactError, PruneError
 
 SUMMARY_KEYS = ("params", "macs", "dense_params", "dense_macs", "sparsity", "speedup", "effective_params", "effective_macs")
@@ -42,9 +42,13 @@ def load_dense(path: str | Path) -> tuple[torch.nn.Module, ModelDir]:
     return model, md
 
 
-def check_pruned_out(out: str | Path, model_dir: str | Path) -> Path:
-    if Path(out).resolve() == Path(model_dir).resolve():
-        raise ArtifactError(f"--out {out} is the dense model directory itself; write the pruned model elsewhere")
+def check_pruned_out(out: str | Path, model_dir: str | Path, plan_path: str | Path | None = None) -> Path:
+    """``--out`` of prune / replay: not the dense directory, nor inside it, nor around it (nor the
+    model directory the plan comes from), and new, empty or an earlier model directory."""
+    inputs: list[tuple[str, str | Path]] = [("dense model directory", model_dir)]
+    if plan_path is not None and (Path(plan_path).parent / "model.json").exists():
+        inputs.append(("model directory of the plan", Path(plan_path).parent))
+    check_apart(out, inputs)
     return check_output_dir(out)
 
 
@@ -102,7 +106,7 @@ def replay_model_dir(plan_path: str | Path, model_dir: str | Path, out: str | Pa
     from .pruning.plan import MASKS_FILE
 
     plan_path = Path(plan_path)
-    check_pruned_out(out, model_dir)
+    check_pruned_out(out, model_dir, plan_path)
     plan = read_plan(plan_path)
     dense, md = load_dense(model_dir)
     masks_path = plan_path.parent / plan.get("masks", {}).get("file", MASKS_FILE)

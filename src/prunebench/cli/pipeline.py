@@ -34,6 +34,11 @@ def _pipeline(args: argparse.Namespace) -> int:
 
     check_fit(spec, spec.base.train, str(args.config))  # the model takes the data; no LR step past the end
     out = Path(args.out)
+    from ..artifacts import check_apart
+    from ..pipeline.run import base_dir_for
+
+    root = Path(args.base_root) if args.base_root else out.parent
+    check_apart(out, [("base model directory", base_dir_for(spec, root))])  # before a base is trained
     try:
         base = prepare_base(spec, Path(args.base_root) if args.base_root else out.parent, say=print)
     except ConfigError as err:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..artifacts import check_output_dir, load_weights, write_model_dir
+from ..artifacts import check_apart, check_dense_dir, check_output_dir, load_weights, write_model_dir
 from ..loading import load_model
 from ..config import TrainRunSpec, TrainSpec
 from ..errors import ArtifactError, ConfigError
@@ -52,6 +52,7 @@ def prepare_base(spec: PipelineSpec, base_root: Path, *, progress: bool | None =
     if spec.base.model_dir is not None:
         if not base.is_dir():
             raise ConfigError(f"base.model_dir {base} does not exist")
+        check_dense_dir(base, "base.model_dir")
         return base
     run = spec.base_run()
     assert run is not None
@@ -193,7 +194,10 @@ def _trainability(history: list[dict[str, Any]], retrain: TrainSpec) -> dict[str
 
 def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, progress: bool | None = None) -> dict[str, Any]:
     """Run one pipeline whose base model is already in ``base_dir``; write the model directory."""
-    out, base = check_output_dir(out), Path(base_dir)
+    base = Path(base_dir)
+    check_apart(out, [("base model directory", base)])
+    check_dense_dir(base)
+    out = check_output_dir(out)
     run_id = spec.spec_hash()
     device = resolve_device(spec.run_device)
     from ..data import load_data

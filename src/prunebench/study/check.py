@@ -52,7 +52,10 @@ def check_run(spec: Any, base_recipe: TrainSpec | None, where: str) -> None:
 
 def external_base(path: Path, where: str) -> tuple[dict[str, Any], TrainSpec | None]:
     """``model.json`` of an external base model directory and the recipe that trained it (None when
-    it was not made by ``prunebench train``)."""
+    it was not made by ``prunebench train``). A pruned model directory (it has plan.json) is refused:
+    its runs would prune the pruned model and count it as the dense one."""
+    if (path / "plan.json").exists():
+        raise ConfigError(f"{where}: base {path} is a pruned model directory (it has plan.json); give its dense model directory")
     try:
         info = json.loads((path / "model.json").read_text())
         spec = json.loads((path / "spec.json").read_text()) if (path / "spec.json").is_file() else {}

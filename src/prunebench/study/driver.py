@@ -92,6 +92,10 @@ def prepare(study: StudyInput, out: str | Path | None, *, in_process: bool = Tru
     expansion = expand(spec, study_file)
     check_importable(outside_origins(j.spec for j in expansion.jobs), in_process)
     target = Path(out) if out else Path("runs") / spec.name
+    if expansion.base_dir is not None:  # the study directory must not replace or hold the base it reads
+        from ..artifacts import check_apart
+
+        check_apart(target, [("base model directory", expansion.base_dir)])
     check_target(target, spec.name)
     return expansion, target
 
