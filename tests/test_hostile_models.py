@@ -132,6 +132,29 @@ def _replay_out_is_plan_dir(tmp):
     return ["replay", "--plan", p / "plan.json", "--model-dir", tmp / "dense", "--out", p]
 
 
+# --- item 6: empty splits ------------------------------------------------------------------------------
+
+EMPTY_SPLITS = """
+import torch
+from prunebench.data.base import RawData, register_dataset
+
+@register_dataset("hostile-empty-{split}", kind="vector", description="a data set whose {split} split is empty")
+def load(spec):
+    n_train, n_test = {sizes}
+    return RawData("hostile-empty-{split}", "vector", 2, torch.zeros(n_train, 4), torch.arange(n_train) % 2,
+                   torch.zeros(n_test, 4), torch.arange(n_test) % 2)
+"""
+
+
+def _empty_split(split: str, sizes: str):
+    def setup(tmp):
+        plugin = tmp / f"empty_{split}.py"
+        plugin.write_text(EMPTY_SPLITS.format(split=split, sizes=sizes))
+        return ["train", "--plugin", plugin, "--model", "mlp", "--data", f"hostile-empty-{split}", "--epochs", "1",
+                "--lr-schedule", "0:0.1", "--out", tmp / "out"]
+    return setup
+
+
 CASES = [
     Case("study base is a pruned model", _study_pruned_base, "pruned model directory"),
     Case("pipeline base.model_dir is a pruned model", _pipeline_pruned_base, "pruned model directory"),
@@ -144,6 +167,8 @@ CASES = [
     Case("prune --out inside the dense model", _prune_out_inside_dense, "lies inside the dense model directory"),
     Case("prune --out contains the dense model", _prune_out_contains_dense, "contains the dense model directory"),
     Case("replay --out is the plan's model directory", _replay_out_is_plan_dir, "is the model directory of the plan"),
+    Case("empty test split", _empty_split("test", "8, 0"), "the test split is empty", may_create=("__pycache__",)),
+    Case("empty training split", _empty_split("train", "0, 8"), "the training split is empty", may_create=("__pycache__",)),
 ]
 
 
@@ -159,3 +184,45 @@ def _groups(monkeypatch):
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile(case, tmp_path, capsys):
     check_case(case, tmp_path, capsys)
+
+
+def test_non_finite_numbers_are_written_as_null(tmp_path):
+    """JSON has no NaN or Infinity: a model directory, a study store and --json output write null."""
+    def strict(text):
+        return json.loads(text, parse_constant=lambda token: pytest.fail(f"non-JSON number {token}"))
+
+    model = build_model("mlp", (16,), 4, seed=0, depth=3, width=16)
+    out = artifacts.write_model_dir(tmp_path / "m", model, info=artifacts.model_info(model, (16,), 4), spec={},
+                                    history=[{"epoch": 1, "train_loss": float("nan")}],
+                                    result={"test_acc": float("nan"), "jsv": {"cond": float("inf"), "min": -float("inf")},
+                                            "accs": [0.5, float("nan")]})
+    result = strict((out / "result.json").read_text())
+    assert result == {"test_acc": None, "jsv": {"cond": None, "min": None}, "accs": [0.5, None]}
+    assert strict((out / "history.jsonl").read_text()) == {"epoch": 1, "train_loss": None}
+
+    from prunebench.study.store import Store
+
+    store = Store.create(tmp_path / "study")
+    try:
+        store.set_meta("x", {"v": float("nan")})
+        raw = store.conn.execute("SELECT value FROM meta WHERE key = 'x'").fetchone()[0]
+    finally:
+        store.close()
+    assert strict(raw) == {"v": None}
+
+
+def test_json_output_of_the_cli_is_strict(capsys):
+    from prunebench.cli.common import print_json
+
+    print_json({"a": float("nan"), "b": [1.0, float("inf")]})
+    assert json.loads(capsys.readouterr().out, parse_constant=lambda t: pytest.fail(t)) == {"a": None, "b": [1.0, None]}
+
+
+def test_an_empty_split_is_refused_when_data_are_loaded():
+    from prunebench.data.bundle import split_indices
+    from prunebench.errors import DataError
+
+    with pytest.raises(DataError, match="no validation example out of 1"):
+        split_indices(1, 0.1, 0, "tiny")
+    train, val = split_indices(1, 0.0, 0, "tiny")  # val_fraction 0 asks for no validation split
+    assert train.tolist() == [0] and val.tolist() == []

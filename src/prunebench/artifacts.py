@@ -15,6 +15,7 @@ model directory. Nothing here is pickled.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -39,6 +40,24 @@ class ModelDir:
     result: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
     plan: dict[str, Any] | None = None
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, +-inf) replaced by None: JSON has no such numbers,
+    so prunebench writes ``null`` for them (a diverged run's loss, a ratio of empty counts), never
+    the ``NaN`` / ``Infinity`` tokens Python's json module would emit."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """json.dumps of :func:`json_ready` ``(value)``: strict JSON, non-finite numbers as null."""
+    return json.dumps(json_ready(value), allow_nan=False, **kwargs)
 
 
 def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -162,12 +181,12 @@ def write_model_dir(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        (tmp / "model.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-        (tmp / "spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
-        (tmp / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-        (tmp / "history.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in history))
+        (tmp / "model.json").write_text(dumps(info, indent=2, sort_keys=True) + "\n")
+        (tmp / "spec.json").write_text(dumps(spec, indent=2, sort_keys=True) + "\n")
+        (tmp / "result.json").write_text(dumps(result, indent=2, sort_keys=True) + "\n")
+        (tmp / "history.jsonl").write_text("".join(dumps(r, sort_keys=True) + "\n" for r in history))
         if plan is not None:
-            (tmp / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n")
+            (tmp / "plan.json").write_text(dumps(plan, indent=2, sort_keys=True) + "\n")
         save_weights(tmp / "weights.safetensors", model)
         for name, tdict in (tensors or {}).items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,9 @@ def run_audit(args: argparse.Namespace) -> int:
 
         headline = result["summary"]["headline"] = study_headline(result)
     if args.json:
-        print(json.dumps(result, indent=2))
+        from ..artifacts import dumps
+
+        print(dumps(result, indent=2))
     else:
         _print_table(result, headline)
     return 1 if args.strict and _short(result, args.target) else 0

@@ -9,7 +9,9 @@ from ..errors import ConfigError
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
+    from ..artifacts import json_ready
+
+    json.dump(json_ready(data), sys.stdout, indent=2, sort_keys=True, default=str, allow_nan=False)
     sys.stdout.write("\n")
 
 

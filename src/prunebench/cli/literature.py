@@ -84,7 +84,9 @@ def run_audit(args: argparse.Namespace) -> int:
         meta = {d.name: {"title": d.title, "source": d.source} for d in DATASETS}
         html = write_literature_report(args.out, audits, dict(loaded), meta)
     if args.json:
-        print(json.dumps(audits, indent=2))
+        from ..artifacts import dumps
+
+        print(dumps(audits, indent=2))
     else:
         for a in audits:
             _print_audit(a)

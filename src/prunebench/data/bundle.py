@@ -72,9 +72,15 @@ def split_seed(seed: int) -> int:
 
 
 def split_indices(n: int, val_fraction: float, seed: int, name: str = "data") -> tuple[Tensor, Tensor]:
-    """Disjoint (train, val) index sets covering range(n), each in ascending order."""
+    """Disjoint (train, val) index sets covering range(n), each in ascending order. A split that
+    would be empty is refused (a validation split only when val_fraction > 0 asks for one)."""
+    if n == 0:
+        raise DataError(f"{name}: the training split is empty (0 examples)")
     n_val = int(round(n * val_fraction))
-    if val_fraction > 0 and n_val == 0 and n > 1:
+    if val_fraction > 0 and n_val == 0:
+        if n == 1:
+            raise DataError(f"{name}: val_fraction {val_fraction} leaves no validation example out of 1 "
+                            "(use val_fraction 0 for no validation split)")
         n_val = 1
     if n_val >= n:
         raise DataError(f"{name}: val_fraction {val_fraction} leaves no training examples out of {n}")
@@ -160,6 +166,8 @@ def load_data(spec, *, compact: bool = False) -> DataBundle:
     raw = DATASETS.get(spec.name)(spec)
     raw.check()
     _check_spec_shape(spec, raw)
+    if len(raw.test_x) == 0:  # every accuracy would be 0/0
+        raise DataError(f"{raw.name}: the test split is empty (0 examples)")
     train_idx, val_idx = split_indices(len(raw.train_x), spec.val_fraction, spec.split_seed, raw.name)
     if raw.train_x.dtype == torch.uint8:
         return _load_uint8(spec, raw, train_idx, val_idx, compact)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..artifacts import dumps as strict_dumps
 from ..errors import ConfigError
 from .job import FINISHED, Job
 
@@ -102,7 +103,7 @@ class Store:
 
     def set_meta(self, key: str, value: Any) -> None:
         with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, strict_dumps(value)))
 
     # -- the study's runs -------------------------------------------------------------------------
 
@@ -223,7 +224,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True)
+    return None if value is None else strict_dumps(value, sort_keys=True)  # non-finite numbers as null
 
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:
