@@ -155,6 +155,15 @@ def _empty_split(split: str, sizes: str):
     return setup
 
 
+# --- item 5: ratios the report cannot tell apart ---------------------------------------------------------
+
+def _study_ratios(ratios, arm_ratios=None):
+    def setup(tmp):
+        arm = {"name": "l1", "criterion": "l1", **({"ratios": arm_ratios} if arm_ratios else {})}
+        return ["run", study_file(tmp, ratios=ratios, arms=[arm]), "--out", tmp / "study", "--dry-run"]
+    return setup
+
+
 CASES = [
     Case("study base is a pruned model", _study_pruned_base, "pruned model directory"),
     Case("pipeline base.model_dir is a pruned model", _pipeline_pruned_base, "pruned model directory"),
@@ -167,6 +176,11 @@ CASES = [
     Case("prune --out inside the dense model", _prune_out_inside_dense, "lies inside the dense model directory"),
     Case("prune --out contains the dense model", _prune_out_contains_dense, "contains the dense model directory"),
     Case("replay --out is the plan's model directory", _replay_out_is_plan_dir, "is the model directory of the plan"),
+    Case("ratios equal at the report's precision", _study_ratios([0.3, 0.3000001]), "equal at the precision the report prints"),
+    Case("arm ratios equal at the report's precision", _study_ratios([0.5], [0.2, 0.2000004]), "equal at the precision"),
+    Case("tiny ratios that round to one column", _study_ratios([1e-7, 2e-7]), "equal at the precision"),
+    # 16-wide hidden layers: 0.1 and 0.12 of 16 filters both round to 2 removed per layer
+    Case("ratios that leave the same pruned model", _study_ratios([0.1, 0.12, 0.5]), "identical pruned architecture"),
     Case("empty test split", _empty_split("test", "8, 0"), "the test split is empty", may_create=("__pycache__",)),
     Case("empty training split", _empty_split("train", "0, 8"), "the training split is empty", may_create=("__pycache__",)),
 ]
@@ -226,3 +240,10 @@ def test_an_empty_split_is_refused_when_data_are_loaded():
         split_indices(1, 0.1, 0, "tiny")
     train, val = split_indices(1, 0.0, 0, "tiny")  # val_fraction 0 asks for no validation split
     assert train.tolist() == [0] and val.tolist() == []
+
+
+def test_the_study_and_the_report_group_ratios_at_one_precision():
+    from prunebench.report.aggregate import RATIO_DIGITS as REPORT
+    from prunebench.study.spec import RATIO_DIGITS as STUDY
+
+    assert REPORT == STUDY

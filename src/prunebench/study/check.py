@@ -21,9 +21,19 @@ from ..errors import ConfigError, PrunebenchError
 _DATA_FREE = {"filter": "l1", "weight": "magnitude"}
 
 
-@lru_cache(maxsize=256)
 def _prune_counts(model_json: str, prune_json: str) -> tuple[int, int]:
     """(dense MACs, pruned MACs) of the model at its default input shape, after the prune spec."""
+    return _pruned(model_json, prune_json)[:2]
+
+
+def pruned_architecture(spec: Any) -> str:
+    """What a run's prune spec leaves of its model (every layer's dense and pruned width, the
+    params and MACs that remain, nonzero ones under masks), as one comparable string."""
+    return _pruned(json.dumps(spec.model.full_json(), sort_keys=True), json.dumps(spec.prune.full_json(), sort_keys=True))[2]
+
+
+@lru_cache(maxsize=256)
+def _pruned(model_json: str, prune_json: str) -> tuple[int, int, str]:
     from ..models import build_model
     from ..pruning import CRITERIA, PruneSpec, prune
 
@@ -32,7 +42,8 @@ def _prune_counts(model_json: str, prune_json: str) -> tuple[int, int]:
         prune_spec = prune_spec.model_copy(update={"criterion": _DATA_FREE[prune_spec.granularity], "criterion_args": {}})
     model = build_model(model_spec["name"], seed=0, **model_spec.get("args", {}))
     report = prune(model, prune_spec, check=False).report
-    return report["dense_macs"], report["macs"]
+    shape = json.dumps([report["widths"], report["params"], report["macs"]], sort_keys=True)
+    return report["dense_macs"], report["macs"], shape
 
 
 def check_run(spec: Any, base_recipe: TrainSpec | None, where: str) -> None:

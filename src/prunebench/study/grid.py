@@ -11,7 +11,7 @@ from typing import Any
 
 from ..config import validate
 from ..errors import ConfigError, PrunebenchError
-from .check import check_base_model, check_run, external_base
+from .check import check_base_model, check_run, external_base, pruned_architecture
 from .fit import check_fit
 from .job import Job
 from .spec import ArmSpec, StudySpec, regime_fields, resolve_base_dir
@@ -137,7 +137,7 @@ def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: st
     return job, base_run
 
 
-def _dry_run(job: Job, base_run: Any, external: Any, where: str) -> None:
+def _dry_run(job: Job, base_run: Any, external: Any, where: str) -> Any:
     """The run must be able to start (see study/check.py)."""
     from ..pipeline import PipelineSpec
 
@@ -149,6 +149,21 @@ def _dry_run(job: Job, base_run: Any, external: Any, where: str) -> None:
         recipe = base_run.train
     check_fit(spec, recipe, where)  # the model takes the data, no LR step past the last epoch
     check_run(spec, recipe, where)
+    return spec
+
+
+def _distinct_architecture(spec: Any, ratio: float, shapes: dict[str, float], where: str) -> None:
+    """Two ratios of one arm that leave the identical pruned model are one experiment reported as
+    two (pooled or duplicated columns): refused. Only where the architecture follows from the
+    ratio alone (per-layer scope): a global ranking depends on the trained weights, which the dry
+    run does not have."""
+    if spec.prune.scope != "layer":
+        return
+    shape = pruned_architecture(spec)
+    other = shapes.setdefault(shape, ratio)
+    if other != ratio:
+        raise ConfigError(f"{where}: ratios {other!r} and {ratio!r} give the identical pruned architecture "
+                          "(same widths, params and MACs); keep one of them")
 
 
 def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
@@ -165,14 +180,16 @@ def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
     seen: dict[str, str] = {}
     for arm in study.arms:
         check_arm_recipe(arm, source)
+        shapes: dict[str, float] = {}  # pruned architecture -> the ratio that gave it (this arm)
         for ratio in arm.ratios or study.ratios:
             for seed in study.seeds:
                 job, base_run = _run_job(study, arm, ratio, seed, source, len(runs))
                 label = f"arm {arm.name!r} ratio {ratio:g} seed {seed}"
-                _dry_run(job, base_run, external, f"{source}: {label}")
+                spec = _dry_run(job, base_run, external, f"{source}: {label}")
                 if job.run_id in seen:
                     raise ConfigError(f"{source}: {label} is the same run as {seen[job.run_id]} "
                                       f"(identical specs; does the prune spec use {PLACEHOLDER}?)")
+                _distinct_architecture(spec, ratio, shapes, f"{source}: arm {arm.name!r}")
                 seen[job.run_id] = label
                 runs.append(job)
                 if base_run is not None:

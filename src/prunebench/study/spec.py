@@ -195,6 +195,9 @@ class StudySpec(Spec):
         return next(a for a in self.arms if a.name == name)
 
 
+RATIO_DIGITS = 6  # the report's grouping precision (report/aggregate.py RATIO_DIGITS; a test keeps them equal)
+
+
 def check_ratios(value: list[float]) -> list[float]:
     if not value:
         raise ValueError("ratios must be a non-empty list of numbers in [0, 1)")
@@ -203,6 +206,13 @@ def check_ratios(value: list[float]) -> list[float]:
             raise ValueError(f"every ratio must be in [0, 1), got {r}")
     if len(set(value)) != len(value):
         raise ValueError(f"ratios must be distinct, got {value}")
+    seen: dict[object, float] = {}
+    for r in value:  # the report groups ratios by RATIO_DIGITS decimals and prints them with :g
+        for key in (round(float(r), RATIO_DIGITS), f"{r:g}"):
+            if key in seen:
+                raise ValueError(f"ratios {seen[key]!r} and {r!r} are equal at the precision the report prints "
+                                 f"({RATIO_DIGITS} decimals, {r:g}); they would be pooled into one column")
+            seen[key] = r
     return [float(r) for r in value]
 
 
