@@ -164,6 +164,136 @@ def _study_ratios(ratios, arm_ratios=None):
     return setup
 
 
+# --- model.json / result.json ---------------------------------------------------------------------------
+
+def _model_json(change):
+    def setup(tmp):
+        d = dense(tmp)
+        path = d / "model.json"
+        if callable(change):
+            edit_json(path, change)
+        else:
+            path.write_text(change)
+        return ["inspect", "--model-dir", d]
+    return setup
+
+
+def _binary_result(tmp):
+    d = dense(tmp)
+    (d / "result.json").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    return ["inspect", "--model-dir", d]
+
+
+def _set(key, value):
+    def change(info):
+        info[key] = value
+    return change
+
+
+# --- item 7: hand-edited plans, masks and weights ----------------------------------------------------------
+
+def _replay_edited(change, granularity="filter"):
+    def setup(tmp):
+        p = pruned(tmp, granularity)
+        edit_json(p / "plan.json", change)
+        return ["replay", "--plan", p / "plan.json", "--model-dir", tmp / "dense", "--out", tmp / "again"]
+    return setup
+
+
+def _load_edited(change, granularity="filter"):
+    def setup(tmp):
+        p = pruned(tmp, granularity)
+        edit_json(p / "plan.json", change)
+        return ["inspect", "--model-dir", p]
+    return setup
+
+
+def _layer(i, key, value):
+    def change(plan):
+        plan["layers"][i][key] = value
+    return change
+
+
+def _bn_layer(tmp):  # a ResNet-20's first BN layer named where a conv layer was
+    from prunebench.loading import prune_model_dir
+
+    model = build_model("resnet20", seed=0)
+    d = artifacts.write_model_dir(tmp / "dense", model, info=artifacts.model_info(model, (3, 32, 32), 10),
+                                  spec={"kind": "train"}, history=[], result={})
+    prune_model_dir(d, "[0,0.5,0,0,0]", tmp / "pruned")
+    edit_json(tmp / "pruned" / "plan.json", _layer(0, "name", "layer1.0.bn1"))
+    return ["replay", "--plan", tmp / "pruned" / "plan.json", "--model-dir", d, "--out", tmp / "again"]
+
+
+def _pruned_width_edited(plan):
+    for row in plan["widths"]:
+        if row[0] == "layers.0":
+            row[2] = 9
+
+
+def _masks(change):
+    def setup(tmp):
+        from safetensors.torch import load_file, save_file
+
+        p = pruned(tmp, "weight")
+        tensors = load_file(str(p / "masks.safetensors"))
+        save_file(change(tensors), str(p / "masks.safetensors"))
+        return ["inspect", "--model-dir", p]
+    return setup
+
+
+def _float_masks(tensors):
+    return {k: v.float() for k, v in tensors.items()}
+
+
+def _short_mask(tensors):
+    return {k: (v[:4] if k == "layers.0.weight" else v) for k, v in tensors.items()}
+
+
+def _float64_weights(tmp):
+    from safetensors.torch import load_file, save_file
+
+    d = dense(tmp)
+    tensors = load_file(str(d / "weights.safetensors"))
+    save_file({k: v.double() for k, v in tensors.items()}, str(d / "weights.safetensors"))
+    return ["inspect", "--model-dir", d]
+
+
+def _masks_outside(tmp):
+    p = pruned(tmp, "weight")
+    (tmp / "elsewhere.safetensors").write_bytes((p / "masks.safetensors").read_bytes())
+    edit_json(p / "plan.json", lambda plan: plan["masks"].update(file="../elsewhere.safetensors"))
+    return ["inspect", "--model-dir", p]
+
+
+def _masks_symlink_outside(tmp):
+    p = pruned(tmp, "weight")
+    (tmp / "elsewhere.safetensors").write_bytes((p / "masks.safetensors").read_bytes())
+    (p / "masks.safetensors").unlink()
+    (p / "masks.safetensors").symlink_to(tmp / "elsewhere.safetensors")
+    return ["replay", "--plan", p / "plan.json", "--model-dir", tmp / "dense", "--out", tmp / "again"]
+
+
+def _overlapping_entries(tmp):
+    return ["prune", "--model-dir", dense(tmp), "--prune", "0-1:0.5, 0-1:0.25", "--out", tmp / "out"]
+
+
+# --- numbers: booleans and non-finite values ----------------------------------------------------------------
+
+def _study_text(text):
+    def setup(tmp):
+        path = study_file(tmp)
+        path.write_text(path.read_text() + text)
+        return ["run", path, "--out", tmp / "study", "--dry-run"]
+    return setup
+
+
+def _study_fields(**fields):
+    def setup(tmp):
+        return ["run", study_file(tmp, **fields), "--out", tmp / "study", "--dry-run"]
+    return setup
+
+
 CASES = [
     Case("study base is a pruned model", _study_pruned_base, "pruned model directory"),
     Case("pipeline base.model_dir is a pruned model", _pipeline_pruned_base, "pruned model directory"),
@@ -181,6 +311,39 @@ CASES = [
     Case("tiny ratios that round to one column", _study_ratios([1e-7, 2e-7]), "equal at the precision"),
     # 16-wide hidden layers: 0.1 and 0.12 of 16 filters both round to 2 removed per layer
     Case("ratios that leave the same pruned model", _study_ratios([0.1, 0.12, 0.5]), "identical pruned architecture"),
+    Case("model.json is a list", _model_json("[]"), "holds a JSON list, not an object"),
+    Case("model.json with list args", _model_json(_set("args", [3, 16])), "'args' must be a mapping"),
+    Case("model.json with a string num_classes", _model_json(_set("num_classes", "4")), "'num_classes' must be a positive integer"),
+    Case("model.json with a null input_shape", _model_json(_set("input_shape", None)), "'input_shape' must be a list"),
+    Case("model.json with a boolean in input_shape", _model_json(_set("input_shape", [True])), "'input_shape' must be a list"),
+    Case("binary result.json", _binary_result, "not a text file"),
+    Case("plan layer with an empty name", _replay_edited(_layer(0, "name", "")), "has no name"),
+    Case("plan layer names a BN layer", _bn_layer, "is a BatchNorm2d, not a Conv/Linear layer"),
+    Case("plan granularity changed without masks", _replay_edited(lambda p: p.update(granularity="weight")), "differs from its spec"),
+    Case("loaded plan granularity changed", _load_edited(lambda p: p.update(granularity="weight")), "differs from its spec"),
+    Case("plan records the wrong layer width (replay)", _replay_edited(_layer(0, "width", 20)), "records width 20, the layer has 16"),
+    Case("plan records the wrong layer width (load)", _load_edited(_layer(0, "width", 20)), "records width 20, the layer has 16"),
+    Case("plan's widths table edited", _load_edited(_pruned_width_edited), "records layers.0 pruned to 9"),
+    Case("weight plan records the wrong weight count", _load_edited(_layer(0, "size", 100), "weight"), "records 100 weights"),
+    Case("masks stored as floats", _masks(_float_masks), "masks are bool"),
+    Case("mask shape differs from its weight", _masks(_short_mask), "mask for layers.0 has shape (4, 16)"),
+    Case("weights stored as float64", _float64_weights, "no silent casts"),
+    Case("plan's masks file outside its directory", _masks_outside, "lies outside its model directory"),
+    Case("masks file a symlink out of its directory", _masks_symlink_outside, "lies outside its model directory"),
+    Case("a ratio entry every later entry overrides", _overlapping_entries, "takes no effect"),
+    # numbers
+    Case("ratios: [false]", _study_fields(ratios=[False]), "a boolean is not a number"),
+    Case("base weight_decay: .inf", _study_fields(base={"epochs": 1, "lr_schedule": "0:0.1", "weight_decay": float("inf")}),
+         "finite number"),
+    Case("retrain momentum: true", _study_fields(retrain={"epochs": 1, "lr_schedule": "0:0.1", "momentum": True}),
+         "a boolean is not a number"),
+    Case("seeds: [true]", _study_fields(seeds=[True]), "a boolean is not a number"),
+    Case("train --weight-decay nan", lambda tmp: ["train", "--model", "mlp", "--data", "synthetic", "--weight-decay", "nan",
+                                                 "--out", tmp / "out"], "finite number"),
+    Case("lr-rewind on a 0-epoch base", _study_fields(base={"epochs": 0, "lr_schedule": "0:0.1"},
+                                                      arms=[{"name": "l1", "criterion": "l1", "regime": "lr-rewind",
+                                                             "retrain": {"epochs": 1}}]),
+         "the base run has 0 epochs"),
     Case("empty test split", _empty_split("test", "8, 0"), "the test split is empty", may_create=("__pycache__",)),
     Case("empty training split", _empty_split("train", "0, 8"), "the training split is empty", may_create=("__pycache__",)),
 ]

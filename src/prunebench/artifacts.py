@@ -80,6 +80,9 @@ def load_weights(path: str | Path, model: torch.nn.Module) -> None:
     for name, value in tensors.items():
         if own[name].shape != value.shape:
             raise ArtifactError(f"{path}: {name} has shape {tuple(value.shape)}, the model wants {tuple(own[name].shape)}")
+        if own[name].dtype != value.dtype:  # load_state_dict would cast silently
+            raise ArtifactError(f"{path}: {name} is {str(value.dtype).removeprefix('torch.')}, the model's is "
+                                f"{str(own[name].dtype).removeprefix('torch.')} (no silent casts)")
     model.load_state_dict(tensors, strict=True)
 
 
@@ -93,20 +96,53 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         raise ArtifactError(f"{p}: not a readable safetensors file ({str(err).splitlines()[0]})") from None
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, mapping: bool = True) -> Any:
+    """A model directory's JSON file; with ``mapping`` it must hold an object."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ArtifactError(f"{path}: missing (is {path.parent} a prunebench model directory?)") from None
     except json.JSONDecodeError as err:
         raise ArtifactError(f"{path}: corrupt JSON at line {err.lineno}") from None
+    except UnicodeDecodeError:
+        raise ArtifactError(f"{path}: not a text file (not UTF-8 JSON)") from None
+    except OSError as err:
+        raise ArtifactError(f"{path}: cannot read it ({err.strerror or err.__class__.__name__})") from None
+    if mapping and not isinstance(data, dict):
+        raise ArtifactError(f"{path}: holds a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def check_model_info(info: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``model.json`` fields, typed: ``name`` a string, ``args`` a mapping, ``input_shape`` a list of
+    positive integers, ``num_classes`` a positive integer (never a string or a bool)."""
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    for key in ("name", "input_shape", "num_classes"):
+        if key not in info:
+            raise ArtifactError(f"{path}: missing field {key!r}")
+    if not isinstance(info["name"], str) or not info["name"]:
+        raise ArtifactError(f"{path}: 'name' must be a model name, got {info['name']!r}")
+    if not isinstance(info.get("args", {}), dict):
+        raise ArtifactError(f"{path}: 'args' must be a mapping of the model's arguments, got {type(info['args']).__name__}")
+    shape = info["input_shape"]
+    if not (isinstance(shape, list) and shape and all(is_int(d) and d > 0 for d in shape)):
+        raise ArtifactError(f"{path}: 'input_shape' must be a list of positive integers, got {shape!r}")
+    if not (is_int(info["num_classes"]) and info["num_classes"] > 0):
+        raise ArtifactError(f"{path}: 'num_classes' must be a positive integer, got {info['num_classes']!r}")
+    return info
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ArtifactError(f"{path}: cannot read it as UTF-8 text ({err.__class__.__name__})") from None
+    for i, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
@@ -122,7 +158,7 @@ def read_model_dir(path: str | Path) -> ModelDir:
     plan_path = p / "plan.json"
     return ModelDir(
         path=p,
-        info=_read_json(p / "model.json"),
+        info=check_model_info(_read_json(p / "model.json"), p / "model.json"),
         spec=_read_json(p / "spec.json"),
         result=_read_json(p / "result.json"),
         history=read_history(p / "history.jsonl"),

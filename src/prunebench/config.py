@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+import types
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -61,8 +62,39 @@ def resolve_augmentation(dataset: str, augment: bool | str, input_shape: tuple[i
     return augment
 
 
+def _members(tp: Any) -> tuple[Any, ...]:
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _members(get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        return tuple(m for a in get_args(tp) for m in _members(a))
+    return (tp,)
+
+
+def _bool_for_number(tp: Any, value: Any) -> bool:
+    """Whether ``value`` holds a boolean where the annotation ``tp`` wants a number (pydantic's lax
+    mode would read ``false`` as 0.0 and ``true`` as 1)."""
+    members = _members(tp)
+    if isinstance(value, bool):
+        return bool not in members and Any not in members and any(m in (int, float) for m in members)
+    if isinstance(value, (list, tuple)):
+        items = [a for m in members if get_origin(m) in (list, tuple) for a in get_args(m) if a is not Ellipsis]
+        return bool(items) and any(_bool_for_number(t, v) for v in value for t in items[:1])
+    return False
+
+
 class Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # allow_inf_nan=False: a non-finite number (``.inf``, ``.nan`` in YAML) is refused in every spec.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, (bool, list, tuple)):
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and _bool_for_number(field.annotation, value):
+                raise ValueError("a boolean is not a number")
+        return value
 
     def canonical(self) -> dict[str, Any]:
         """The identity-bearing content: non-default fields only, locations dropped."""

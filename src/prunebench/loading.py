@@ -24,10 +24,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
 
     md = read_model_dir(path)
     info = md.info
-    try:
-        model = build_model(info["name"], tuple(info["input_shape"]), int(info["num_classes"]), seed=0, **info.get("args", {}))
-    except KeyError as err:
-        raise ArtifactError(f"{md.path / 'model.json'}: missing field {err}") from None
+    model = build_model(info["name"], tuple(info["input_shape"]), info["num_classes"], seed=0, **info.get("args", {}))
     if md.plan is not None:
         model = restructure(model, md.plan, md.path)
     load_weights(md.path / "weights.safetensors", model)
@@ -103,14 +100,16 @@ def replay_model_dir(plan_path: str | Path, model_dir: str | Path, out: str | Pa
     write the result to ``out``; weight plans use the masks file beside the plan when there is one."""
     from .metrics import complexity as cx
     from .pruning import make_report, masks_of, replay
-    from .pruning.plan import MASKS_FILE
+    from .pruning.plan import masks_file
 
     plan_path = Path(plan_path)
     check_pruned_out(out, model_dir, plan_path)
     plan = read_plan(plan_path)
     dense, md = load_dense(model_dir)
-    masks_path = plan_path.parent / plan.get("masks", {}).get("file", MASKS_FILE)
-    masks = read_tensors(masks_path) if plan["granularity"] == "weight" and masks_path.is_file() else None
+    masks = None
+    if plan["granularity"] == "weight":
+        masks_path = masks_file(plan, plan_path.parent, str(plan_path))
+        masks = read_tensors(masks_path) if masks_path.is_file() else None
     pruned = replay(plan, dense, masks=masks)
     shape = tuple(plan["input_shape"])
     report = make_report(pruned, shape, cx.count(dense, shape), masks_of(pruned))

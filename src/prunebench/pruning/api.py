@@ -112,6 +112,7 @@ def prune(
         scores = score_layers(model, [l.name for l in targets], criterion, granularity="filter", seed=seed,
                               data=data, templates=templates)
         plan["layers"] = [_filter_entry(l, layer_ratios[l.name], scores[l.name]) for l in targets]
+        _record_entries(plan, spec, layers)
         pruned = apply_filter_plan(model, plan, check=check, templates=templates)
         masks = None
     else:
@@ -119,6 +120,7 @@ def prune(
         masks = _masks_from_scores(model, spec, targets, layer_ratios, scores)
         counts = masks.counts()
         plan["layers"] = [_weight_entry(model, l, layer_ratios[l.name], counts) for l in targets]
+        _record_entries(plan, spec, layers)
         plan["masks"] = {"file": MASKS_FILE, "sha256": masks.sha256()}
         pruned = masks.attach(masks.apply_(copy.deepcopy(model)))
         if check:
@@ -128,6 +130,24 @@ def prune(
     if check and report["params"] >= report["dense_params"] and masks is None:
         raise PruneError("check failed: the pruned model has as many parameters as the dense one")
     return PruneResult(pruned, plan, report, masks)
+
+
+def _record_entries(plan: dict[str, Any], spec: PruneSpec, layers: list[Layer]) -> None:
+    """Where ratio entries overlap, each layer of the plan says which entry gave it its ratio
+    (``"entry": "selector:ratio"``, the last one that matches it)."""
+    form = spec.form()
+    if form.kind != "entries":
+        return
+    matched: dict[str, int] = {}
+    for e in form.entries:
+        for layer in _ratios.entry_layers(layers, e):
+            matched[layer.name] = matched.get(layer.name, 0) + 1
+    if max(matched.values(), default=0) < 2:
+        return  # no overlap: the spec alone says which entry each layer took
+    won = _ratios.winning_entries(layers, form.entries)
+    for entry in plan["layers"]:
+        e = form.entries[won[entry["name"]]]
+        entry["entry"] = f"{e.key()}:{e.ratio:g}"
 
 
 def _size(model: nn.Module, layer: Layer, granularity: str) -> int:

@@ -53,10 +53,27 @@ class MaskSet:
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> "MaskSet":
+        """Masks as stored (``<layer>.weight`` -> bool tensor); any other dtype is refused rather than
+        cast (a float 0.5 would silently become a kept weight)."""
         bad = [k for k in tensors if not k.endswith(".weight")]
         if bad:
             raise PruneError(f"masks: unexpected key {bad[0]!r} (keys are '<layer>.weight')")
+        typed = [k for k, v in tensors.items() if v.dtype != torch.bool]
+        if typed:
+            raise PruneError(f"masks: {typed[0]} is {str(tensors[typed[0]].dtype).removeprefix('torch.')}, masks are bool")
         return cls({k.removesuffix(".weight"): v for k, v in tensors.items()})
+
+    def check_fits(self, model: nn.Module, where: str = "masks") -> None:
+        """Every mask covers the weight of a Conv/Linear layer of ``model``, shape for shape."""
+        from ..metrics.complexity import COUNTED
+
+        modules = dict(model.named_modules())
+        for name, mask in self.masks.items():
+            module = modules.get(name)
+            if not name or not isinstance(module, COUNTED):
+                raise PruneError(f"{where}: mask {name!r}.weight is not the weight of a Conv/Linear layer of the model")
+            if tuple(mask.shape) != tuple(module.weight.shape):
+                raise PruneError(f"{where}: mask for {name} has shape {tuple(mask.shape)}, the weight {tuple(module.weight.shape)}")
 
     def sha256(self, length: int = 16) -> str:
         h = hashlib.sha256()

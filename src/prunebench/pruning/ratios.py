@@ -63,13 +63,34 @@ def _stages(layers: list[Layer], stages: tuple[float, ...], family: str) -> dict
 
 
 def _entries(layers: list[Layer], entries: tuple[Entry, ...]) -> dict[str, float]:
+    """Later entries override earlier ones layer by layer; an entry that every later entry together
+    overrides on all the layers it matches would take no effect, and is refused."""
     ratios: dict[str, float] = {}
     for e in entries:
         what = f"ratio entry {e.label()}:{e.ratio:g}"
-        hit = _by_pattern(layers, e.pattern, what) if e.pattern is not None else _by_index(layers, e.lo, e.hi, what)
-        for layer in hit:
+        for layer in entry_layers(layers, e, what):
             _set(ratios, layer, e.ratio, what)
+    winners = winning_entries(layers, entries)
+    for i, e in enumerate(entries):
+        if i not in winners.values():
+            later = sorted({winners[l.name] for l in entry_layers(layers, e, "")})
+            by = ", ".join(f"{entries[j].key()}:{entries[j].ratio:g}" for j in later)
+            raise PruneError(f"ratio entry {e.key()}:{e.ratio:g} takes no effect: later entries ({by}) override it "
+                             "on every layer it matches; drop it or reorder the entries")
     return ratios
+
+
+def entry_layers(layers: list[Layer], e: Entry, what: str = "ratio entry") -> list[Layer]:
+    return _by_pattern(layers, e.pattern, what) if e.pattern is not None else _by_index(layers, e.lo, e.hi, what)
+
+
+def winning_entries(layers: list[Layer], entries: tuple[Entry, ...]) -> dict[str, int]:
+    """Per layer name, the position of the entry whose ratio it gets (the last one that matches it)."""
+    won: dict[str, int] = {}
+    for i, e in enumerate(entries):
+        for layer in entry_layers(layers, e, f"ratio entry {e.label()}:{e.ratio:g}"):
+            won[layer.name] = i
+    return won
 
 
 def resolve(spec: PruneSpec, layers: list[Layer], family: str) -> dict[str, float]:

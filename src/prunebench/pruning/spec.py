@@ -5,7 +5,8 @@ Ratio forms (a ratio is the fraction of a layer's filters, or weights, removed; 
 - a per-stage list ``[0, 0.6, 0.3, 0.1, 0]`` (ResNets only): stem, stages 1..S, classifier;
 - entries ``"0-5:0.8, 6:0"`` (index ranges over the numbered Conv/Linear layers, forward order,
   from 0) and/or ``"*layer1*.conv1:0.6"`` (fnmatch patterns on module names); later entries
-  override earlier ones; brackets around the entries are optional.
+  override earlier ones layer by layer (an entry overridden on every layer it matches is refused, see
+  ratios._entries); brackets around the entries are optional.
 The skip list holds layer indices or patterns whose ratio is forced to 0.
 """
 from __future__ import annotations

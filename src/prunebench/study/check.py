@@ -70,8 +70,12 @@ def external_base(path: Path, where: str) -> tuple[dict[str, Any], TrainSpec | N
     try:
         info = json.loads((path / "model.json").read_text())
         spec = json.loads((path / "spec.json").read_text()) if (path / "spec.json").is_file() else {}
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # ValueError: corrupt JSON, or bytes that are not UTF-8
         raise ConfigError(f"{where}: base {path} has an unreadable model.json / spec.json ({err.__class__.__name__})") from None
+    if not isinstance(info, dict) or not isinstance(spec, dict):
+        raise ConfigError(f"{where}: base {path}: model.json and spec.json must each hold a JSON object")
+    if not isinstance(info.get("name"), str) or not isinstance(info.get("args", {}), dict):
+        raise ConfigError(f"{where}: base {path}/model.json needs a model 'name' and a mapping of 'args'")
     train = spec.get("train")
     try:
         return info, (TrainSpec.model_validate(train) if isinstance(train, dict) else None)

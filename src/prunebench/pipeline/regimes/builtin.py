@@ -74,6 +74,8 @@ class LRRewind(Regime):
     def resolve(self, spec: Any, ctx: RegimeContext) -> Resolved:
         base = need_base(ctx, spec)
         t = spec.epochs
+        if base.epochs < 1:
+            raise ConfigError("regime 'lr-rewind' replays the end of the base schedule, but the base run has 0 epochs")
         if t is None or not 0 < t <= base.epochs:
             raise ConfigError(f"regime 'lr-rewind' needs epochs in 1..{base.epochs} (the base run's length), got {t}")
         schedule = str(base.schedule.tail(base.epochs - t))
@@ -84,6 +86,8 @@ def from_snapshot(spec: Any, ctx: RegimeContext, epoch: int | None, field: str) 
     """Shared by weight rewinding and PxFy: the base epoch to start from and, unless the spec says
     otherwise, the rest of the base run: ``K1 - e`` epochs of its schedule's tail."""
     base = need_base(ctx, spec)
+    if base.epochs < 1:
+        raise ConfigError(f"regime {spec.name!r} starts from a base snapshot, but the base run has 0 epochs")
     if epoch is None or not 0 <= epoch < base.epochs:
         raise ConfigError(f"regime {spec.name!r} needs {field} in 0..{base.epochs - 1}, got {epoch}")
     epochs = spec.epochs if spec.epochs is not None else base.epochs - epoch
