@@ -410,3 +410,30 @@ def test_the_study_and_the_report_group_ratios_at_one_precision():
     from prunebench.study.spec import RATIO_DIGITS as STUDY
 
     assert REPORT == STUDY
+
+
+@pytest.mark.parametrize("umask, dirs, files", [(0o022, 0o755, 0o644), (0o077, 0o700, 0o600), (0o002, 0o775, 0o664)])
+def test_model_directories_follow_the_umask(tmp_path, umask, dirs, files):
+    """mkdtemp (0700) and safetensors (0600) made model directories private to their writer."""
+    import os
+
+    old = os.umask(umask)
+    try:
+        p = pruned(tmp_path, "weight")
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == dirs
+    modes = {f.name: f.stat().st_mode & 0o777 for f in p.iterdir()}
+    assert set(modes) >= {"weights.safetensors", "masks.safetensors", "model.json", "plan.json"}
+    assert set(modes.values()) == {files}, modes
+
+
+def test_overlapping_ratio_entries_say_which_entry_won():
+    from prunebench.pruning import prune
+
+    model = build_model("mlp", (16,), 4, seed=0, depth=3, width=16)
+    layers = {e["name"]: e for e in prune(model, "0-1:0.5, 1:0.25").plan["layers"]}
+    assert (layers["layers.0"]["removed"], layers["layers.0"]["entry"]) == (8, "0-1:0.5")  # ceil(0.5 x 16)
+    assert (layers["layers.1"]["removed"], layers["layers.1"]["entry"]) == (4, "1:0.25")  # the later entry won
+    plain = prune(model, "0:0.5, 1:0.25").plan["layers"]  # no overlap: nothing to say
+    assert all("entry" not in e for e in plain)
