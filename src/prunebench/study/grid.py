@@ -189,7 +189,8 @@ def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
                 if job.run_id in seen:
                     raise ConfigError(f"{source}: {label} is the same run as {seen[job.run_id]} "
                                       f"(identical specs; does the prune spec use {PLACEHOLDER}?)")
-                _distinct_architecture(spec, ratio, shapes, f"{source}: arm {arm.name!r}")
+                if seed == study.seeds[0]:  # the architecture does not depend on the seed
+                    _distinct_architecture(spec, ratio, shapes, f"{source}: arm {arm.name!r}")
                 seen[job.run_id] = label
                 runs.append(job)
                 if base_run is not None:
