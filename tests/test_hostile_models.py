@@ -308,6 +308,10 @@ CASES = [
     Case("replay --out is the plan's model directory", _replay_out_is_plan_dir, "is the model directory of the plan"),
     Case("ratios equal at the report's precision", _study_ratios([0.3, 0.3000001]), "equal at the precision the report prints"),
     Case("arm ratios equal at the report's precision", _study_ratios([0.5], [0.2, 0.2000004]), "equal at the precision"),
+    Case("two arms' ratios that print as one column",
+         lambda tmp: ["run", study_file(tmp, ratios=[0.3], arms=[{"name": "l1", "criterion": "l1"},
+                                                                 {"name": "r", "criterion": "random", "ratios": [0.3000001]}]),
+                      "--out", tmp / "study", "--dry-run"], "are equal at the precision the report prints"),
     Case("tiny ratios that round to one column", _study_ratios([1e-7, 2e-7]), "equal at the precision"),
     # 16-wide hidden layers: 0.1 and 0.12 of 16 filters both round to 2 removed per layer
     Case("ratios that leave the same pruned model", _study_ratios([0.1, 0.12, 0.5]), "identical pruned architecture"),

@@ -152,6 +152,21 @@ def _dry_run(job: Job, base_run: Any, external: Any, where: str) -> Any:
     return spec
 
 
+def _one_ratio_per_column(study: StudySpec, where: str) -> None:
+    """Across arms too, two different ratios the report would print as one column are refused (it
+    would compare arms at ratios that are not the same)."""
+    from .spec import RATIO_DIGITS
+
+    columns: dict[object, tuple[float, str]] = {}
+    for arm in study.arms:
+        for r in arm.ratios or study.ratios:
+            for key in (round(r, RATIO_DIGITS), f"{r:g}"):
+                other, name = columns.setdefault(key, (r, arm.name))
+                if other != r:
+                    raise ConfigError(f"{where}: arm {arm.name!r}'s ratio {r!r} and arm {name!r}'s {other!r} are equal at "
+                                      f"the precision the report prints ({r:g}) but differ; use one value")
+
+
 def _distinct_architecture(spec: Any, ratio: float, shapes: dict[str, float], where: str) -> None:
     """Two ratios of one arm that leave the identical pruned model are one experiment reported as
     two (pooled or duplicated columns): refused. Only where the architecture follows from the
@@ -178,6 +193,7 @@ def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
     runs: list[Job] = []
     bases: dict[str, tuple[Any, set[int], str]] = {}
     seen: dict[str, str] = {}
+    _one_ratio_per_column(study, source)
     for arm in study.arms:
         check_arm_recipe(arm, source)
         shapes: dict[str, float] = {}  # pruned architecture -> the ratio that gave it (this arm)
