@@ -184,6 +184,18 @@ def _binary_result(tmp):
     return ["inspect", "--model-dir", d]
 
 
+def _file_in(which, content: bytes, granularity=None):
+    def setup(tmp):
+        d = pruned(tmp, granularity) if granularity else dense(tmp)
+        (d / which).write_bytes(content)
+        return ["inspect", "--model-dir", d]
+    return setup
+
+
+def _duplicate_layer(plan):
+    plan["layers"].append(dict(plan["layers"][0]))
+
+
 def _set(key, value):
     def change(info):
         info[key] = value
@@ -321,6 +333,12 @@ CASES = [
     Case("model.json with a null input_shape", _model_json(_set("input_shape", None)), "'input_shape' must be a list"),
     Case("model.json with a boolean in input_shape", _model_json(_set("input_shape", [True])), "'input_shape' must be a list"),
     Case("binary result.json", _binary_result, "not a text file"),
+    Case("binary spec.json", _file_in("spec.json", b"\xff\x00\xfe"), "not a text file"),
+    Case("binary history.jsonl", _file_in("history.jsonl", b"\xff\x00\xfe\n"), "cannot read it as UTF-8 text"),
+    Case("plan.json of a model directory is a list", _file_in("plan.json", b"[]", "filter"), "not an object"),
+    Case("plan with a null input_shape", _load_edited(lambda p: p.update(input_shape=None)), "'input_shape' must be a list"),
+    Case("plan lists a layer twice", _replay_edited(_duplicate_layer), "has two entries"),
+    Case("plan kept index past the layer's width", _load_edited(_layer(0, "kept", [0, 1, 99])), "do not fit its width"),
     Case("plan layer with an empty name", _replay_edited(_layer(0, "name", "")), "has no name"),
     Case("plan layer names a BN layer", _bn_layer, "is a BatchNorm2d, not a Conv/Linear layer"),
     Case("plan granularity changed without masks", _replay_edited(lambda p: p.update(granularity="weight")), "differs from its spec"),
