@@ -7,6 +7,7 @@ the dense weights they were computed on by a hash, and replayable on a freshly b
  "spec": {PruneSpec, full}, "criterion": {"name", "args", "score"}, "seed": 0,
  "layers": [{"name", "index", "ratio", "width", "removed", "kept": [...]}  (filter)
             {"name", "index", "ratio", "size", "removed"}                  (weight)],
+            (+ "entry": "selector:ratio" where ratio entries overlap: the one the layer took)
  "widths": [[name, dense width, pruned width], ...]    (forward order, every Conv/Linear layer)
  "masks": {"file": "masks.safetensors", "sha256": "<16 hex>"}                 (weight only)
  "reinit": {"name": "keep" | "fresh" | "orthp", "seed": 0}   (written by `prunebench prune`; replayed)}

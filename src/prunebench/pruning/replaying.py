@@ -63,8 +63,9 @@ def replay(plan: dict[str, Any], dense: nn.Module, *, masks: Any = None, check: 
 
 def restructure(dense: nn.Module, plan: dict[str, Any], model_dir: str | Path) -> nn.Module:
     """The pruned architecture for a model directory (called by ``loading.load_model``): filters
-    removed at the plan's indices, or the directory's masks attached. No hash check: the directory's
-    own weights are loaded into the result afterwards."""
+    removed at the plan's indices, or the directory's masks attached (they must match the plan's
+    masks hash). No dense-weights hash check: the directory's own weights are loaded into the result
+    afterwards."""
     where = f"{model_dir}/plan.json"
     check_plan(plan, where)
     check_fits(plan, dense, where)
