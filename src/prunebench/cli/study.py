@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="local processes (default) or Ray")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster to join (e.g. auto, ray://host:10001)")
+    p.add_argument("--workers-per-gpu", type=int, metavar="K",
+                   help="GPU runs: K workers share one GPU (pool), a task asks for 1/K GPU (Ray); default 1")
     p.add_argument("--no-progress", action="store_true", help="plain lines instead of a progress bar")
     p.add_argument("--accept-plugin-change", action="store_true",
                    help="resume although a plug-in's source changed since the stored results (recorded in the study)")
@@ -50,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(format_dry_run(expansion, target))
         return 0
     code = run_study(study_file, out, workers=args.workers, threads=args.threads, executor=args.executor,
-                     address=args.address, progress=False if args.no_progress else None,
+                     address=args.address, workers_per_gpu=args.workers_per_gpu, progress=False if args.no_progress else None,
                      accept_plugin_change=args.accept_plugin_change)
     print_reader_warnings(out or Path("runs") / _study_name(study_file))
     return code
