@@ -137,6 +137,7 @@ class RayExecutor:
         self.per_gpu = workers_per_gpu
         self.slots = workers or max(1, cpus // max(1, threads))
         self._remote = ray.remote(execute)
+        self._remote_gpu = ray.remote(max_calls=1)(execute)  # a fresh worker per GPU task (options() cannot say so)
         self._refs: list[Any] = []
 
     def device(self, requested: str) -> str:
@@ -144,14 +145,18 @@ class RayExecutor:
         return "cuda" if resolved.startswith("cuda") else resolved  # the GPU Ray gives the task
 
     def task_options(self, device: str) -> dict[str, Any]:
-        """Ray resources of a job on ``device``: a GPU job asks for 1/K of a GPU and a fresh worker."""
-        options: dict[str, Any] = {"num_cpus": self.threads, "max_retries": 0, "num_gpus": 0}
-        if device.startswith("cuda"):
-            options.update(num_gpus=1 / self.per_gpu, max_calls=1)
-        return options
+        """Ray resources of a job on ``device``: a GPU job asks for 1/K of a GPU."""
+        gpus = 1 / self.per_gpu if device.startswith("cuda") else 0
+        return {"num_cpus": self.threads, "max_retries": 0, "num_gpus": gpus}
+
+    def remote_for(self, device: str) -> Any:
+        """The remote function of a job on ``device``: for a GPU job one with ``max_calls=1`` (its
+        worker exits after the task, so no worker keeps the GPU, or the CUDA context, of an earlier one)."""
+        return self._remote_gpu if device.startswith("cuda") else self._remote
 
     def submit(self, payload: dict[str, Any]) -> Future:
-        task = self._remote.options(**self.task_options(str(payload.get("device", "cpu"))))
+        device = str(payload.get("device", "cpu"))
+        task = self.remote_for(device).options(**self.task_options(device))
         ref = task.remote({**payload, "threads": self.threads})
         self._refs = [r for r in self._refs if not _ready(self._ray, r)] + [ref]
         return ref.future()

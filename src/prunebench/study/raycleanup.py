@@ -5,9 +5,11 @@ and the raylet's agents and workers) as the driver's children. A clean exit, Ctr
 it down (``ray.shutdown()`` in the executor, Ray's own atexit hook); ``kill -9`` of the driver, or a
 signal nobody handles, leaves every one of those processes running. So the driver also starts a
 small watcher (this file, run as a script: standard library only, no prunebench import) in its own
-session. It holds the read end of a pipe whose write end only the driver has; when the pipe closes
-(the driver shut Ray down, or died), the watcher kills the head processes it was told about and all
-their descendants, checking each process's start time first so that a reused pid is never touched.
+session. It holds the read end of a pipe whose write end only the driver has, and records, once a
+second, the head processes and everything below them (the head processes die with the driver, the
+raylet's agents do not, and lose their parent). When the pipe closes (the driver shut Ray down, or
+died), it kills every recorded process still alive, checking each one's start time first so that a
+reused pid is never touched.
 """
 from __future__ import annotations
 
@@ -121,12 +123,24 @@ def release() -> None:
 
 
 def _main(argv: list[str]) -> int:
+    import select
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the driver's business
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     recorded = {int(pid): start for pid, start in json.loads(argv[1]).items()}
     while True:  # until the driver closes the pipe or dies
+        # The head processes die with the driver (Ray ties them to it), but the raylet's agents and
+        # workers do not, and once the raylet is gone nothing links them to it: so the tree is
+        # recorded while it is there, once a second.
+        alive = [pid for pid, start in recorded.items() if _start_time(pid) == start]
+        for pid in descendants(alive):
+            if pid not in recorded and pid != os.getpid():
+                start = _start_time(pid)
+                if start is not None:
+                    recorded[pid] = start
         try:
-            if not os.read(0, 4096):
+            ready, _, _ = select.select([0], [], [], 1.0)
+            if ready and not os.read(0, 4096):
                 break
         except InterruptedError:
             continue
