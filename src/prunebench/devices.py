@@ -70,9 +70,15 @@ def gpu_slots(workers: int, gpus: list[int], per_gpu: int) -> list[int]:
     return [gpus[s % len(gpus)] for s in range(workers)]
 
 
+_CUBLAS_LATE = [False]  # set once CUDA had started before the workspace was chosen (recorded)
+
+
 def set_cublas_workspace() -> None:
     """Give cuBLAS its deterministic workspace unless the user chose one (before CUDA starts)."""
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    if "CUBLAS_WORKSPACE_CONFIG" not in os.environ:
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            _CUBLAS_LATE[0] = True
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
 
 
 def precision_flags() -> dict[str, Any]:
@@ -86,6 +92,7 @@ def precision_flags() -> dict[str, Any]:
         "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
         "float32_matmul_precision": torch.get_float32_matmul_precision(),
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+        "cublas_workspace_set_after_cuda_start": _CUBLAS_LATE[0],
     }
 
 
