@@ -17,7 +17,6 @@ import pytest
 import torch
 
 from prunebench import devices
-from prunebench.cli import main
 from prunebench.config import TrainRunSpec, TrainSpec, validate
 from prunebench.errors import ConfigError
 from prunebench.study import Store, run_study
@@ -81,34 +80,7 @@ def test_spec_refuses_unsupported_devices(device, says):
         validate(TrainRunSpec, {"train": {"device": device}})
 
 
-def _cli_error(capsys, argv) -> str:
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and err[0].startswith("prunebench: error:"), err
-    return err[0]
-
-
-def test_train_on_a_missing_gpu_is_one_line_and_writes_nothing(tmp_path, capsys):
-    spec = tmp_path / "s.yaml"
-    spec.write_text(json.dumps(SMALL))
-    line = _cli_error(capsys, ["train", "--config", spec, "--device", "cuda", "--out", tmp_path / "m"])
-    assert "no CUDA device is available" in line
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
-
-
-@pytest.mark.parametrize("device, gpus, extra, says", [
-    ("cuda", 0, [], "no CUDA device is available"),
-    ("cuda:3", 2, ["--workers", "2"], "there are 2 CUDA device(s)"),
-    ("auto", 0, ["--workers", "2", "--workers-per-gpu", "2"], "--workers-per-gpu packs GPU runs"),
-    ("cuda", 2, ["--workers", "5", "--workers-per-gpu", "2"], "--workers 5 is more than 2 GPU(s) x --workers-per-gpu 2"),
-    ("mps", 0, [], "mps is not supported"),
-])
-def test_study_device_errors_come_before_anything_is_written(tmp_path, capsys, fake_gpus, device, gpus, extra, says):
-    fake_gpus(gpus)
-    path = write(tmp_path, edited(device=device))
-    line = _cli_error(capsys, ["run", path, "--out", tmp_path / "out", *extra])
-    assert says in line
-    assert not (tmp_path / "out").exists()
+# The CLI's device errors (one line, exit 2, nothing written): tests/test_hostile_devices.py.
 
 
 # -- placement --------------------------------------------------------------------------------
