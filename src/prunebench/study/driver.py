@@ -177,9 +177,9 @@ def run_study(
     shipped = plugin_loader.worker_specs(outside_origins(j.spec for j in expansion.jobs))
     ex = make_executor(executor, workers=workers, threads=threads, address=address, workers_per_gpu=workers_per_gpu,
                        devices_asked=[j.device for j in expansion.jobs])
-    target.mkdir(parents=True, exist_ok=True)
     interrupted = True
-    try:
+    try:  # from here on the executor (a local Ray cluster, a pool) is shut down on every way out
+        target.mkdir(parents=True, exist_ok=True)
         with driver_lock(target), sigterm_as_interrupt():
             store = Store.create(target)
             try:
