@@ -112,6 +112,8 @@ class RayExecutor:
             import ray
         except ImportError:
             raise ConfigError("the ray executor needs Ray: pip install 'prunebench[ray]'") from None
+        if workers_per_gpu < 1:  # before a local cluster is started
+            raise ConfigError(f"--workers-per-gpu must be >= 1, got {workers_per_gpu}")
         self._ray = ray
         self.threads = threads
         self._owned = not ray.is_initialized()
@@ -132,8 +134,6 @@ class RayExecutor:
         resources = ray.cluster_resources()
         cpus = int(resources.get("CPU", 1))
         self.gpus = int(resources.get("GPU", 0))
-        if workers_per_gpu < 1:
-            raise ConfigError(f"--workers-per-gpu must be >= 1, got {workers_per_gpu}")
         self.per_gpu = workers_per_gpu
         self.slots = workers or max(1, cpus // max(1, threads))
         self._remote = ray.remote(execute)
