@@ -253,3 +253,47 @@ def test_bf16_autocast_trains_on_the_cpu_and_evaluates_in_fp32(tmp_path):
     data, _, _ = prepare(small(autocast="bf16"))
     # The recorded test accuracy is the FP32 evaluation of the trained weights.
     assert bf16["test_acc"] == accuracy(model, data.test_x, data.test_y, prepare=data.prepare)
+
+
+class Recorder(torch.nn.Module):
+    """A small MLP that notes, at every forward pass, its mode and the precision in force."""
+
+    def __init__(self, d_in: int, classes: int) -> None:
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(d_in, 8), torch.nn.ReLU(), torch.nn.Linear(8, classes))
+        self.calls: list[tuple[bool, bool, bool]] = []
+
+    def forward(self, x):
+        self.calls.append((self.training, torch.is_autocast_enabled("cpu"),
+                           torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32))
+        return self.net(x)
+
+
+def test_bf16_autocast_covers_the_training_steps_only():
+    from prunebench.data import load_data
+    from prunebench.train import EvaluateCallback, train
+
+    spec = small(autocast="bf16", epochs=1)
+    data = load_data(spec.data)
+    model = Recorder(12, 3)
+    train(model, data, spec.train, callbacks=[EvaluateCallback()], device="cpu")
+    steps = [c for c in model.calls if c[0]]
+    evals = [c for c in model.calls if not c[0]]
+    assert steps and evals
+    assert all(autocast for _, autocast, _ in steps)  # every training step under bf16 autocast
+    assert not any(autocast for _, autocast, _ in evals)  # evaluation in FP32
+
+
+def test_jsv_and_the_prune_check_run_in_full_fp32_whatever_training_uses():
+    from prunebench.metrics.trainability import jsv_stats
+    from prunebench.pruning.structured import check_equivalent
+
+    model = Recorder(12, 3)
+    x = torch.randn(4, 1, 12, generator=torch.Generator().manual_seed(0))
+    with devices.precision(False, True), torch.autocast("cpu", dtype=torch.bfloat16):
+        jsv_stats(model, x)
+        check_equivalent(model, model, dict(model.named_parameters()), x, "check")
+        model(x)  # outside the measurements, the run's settings hold
+    *measured, outside = model.calls
+    assert measured and not any(autocast or tf32 for _, autocast, tf32 in measured)
+    assert outside[1] and outside[2]
