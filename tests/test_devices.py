@@ -297,3 +297,16 @@ def test_jsv_and_the_prune_check_run_in_full_fp32_whatever_training_uses():
     *measured, outside = model.calls
     assert measured and not any(autocast or tf32 for _, autocast, tf32 in measured)
     assert outside[1] and outside[2]
+
+
+def test_dry_run_says_where_the_runs_would_compute(tmp_path, capsys, fake_gpus):
+    from prunebench.cli import main
+
+    path = write(tmp_path, edited(device="auto"))
+    fake_gpus(2)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    assert "devices on this machine (2 GPU(s)): auto -> cuda" in capsys.readouterr().out
+    fake_gpus(0)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    assert "devices on this machine (0 GPU(s)): auto -> cpu" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()

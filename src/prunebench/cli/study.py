@@ -50,6 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         expansion, target = prepare(study_file, out)
         print(format_dry_run(expansion, target))
+        print(format_placement(expansion, args.executor))
         return 0
     code = run_study(study_file, out, workers=args.workers, threads=args.threads, executor=args.executor,
                      address=args.address, workers_per_gpu=args.workers_per_gpu, progress=False if args.no_progress else None,
@@ -106,6 +107,24 @@ def format_dry_run(expansion: Any, target: Path) -> str:
     if study.compare is not None:
         lines.append(f"  compared within equal {', '.join(within_of(study, study.compare))} (varied on purpose)")
     return "\n".join(lines)
+
+
+def format_placement(expansion: Any, executor: str) -> str:
+    """Where the runs would compute on this machine (``auto`` resolved), or that Ray decides."""
+    from ..devices import check_device_name, cuda_device_count
+    from ..errors import PrunebenchError
+
+    asked = sorted({j.device for j in expansion.jobs})
+    if executor == "ray":
+        return f"  devices: {', '.join(asked)} (placed on the Ray cluster's GPUs, if it has any)"
+    gpus = cuda_device_count()
+    parts = []
+    for name in asked:
+        try:
+            parts.append(f"{name} -> {check_device_name(name, gpus)}")
+        except PrunebenchError as err:
+            parts.append(f"{name}: {str(err).removeprefix('device: ')}")
+    return f"  devices on this machine ({gpus} GPU(s)): {'; '.join(parts)}"
 
 
 def print_reader_warnings(study_dir: str | Path) -> None:
