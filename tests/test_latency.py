@@ -28,11 +28,15 @@ def test_threads_are_reported_for_the_cpu_with_the_timer():
 
 @pytest.mark.parametrize("device, says", [("cuda", "no CUDA device is available"), ("mps", "'mps' is not supported")])
 def test_latency_on_a_device_that_is_not_there(device, says, monkeypatch):
+    import torch
+
     from prunebench import devices
 
     monkeypatch.setattr(devices, "cuda_device_count", lambda: 0)
     with pytest.raises(ConfigError, match=says):
         measure(nn.Linear(3, 2), (3,), repeats=1, device=device)
+    with pytest.raises(ConfigError, match=says):  # a torch.device is checked the same way
+        measure(nn.Linear(3, 2), (3,), repeats=1, device=torch.device(device))
 
 
 @pytest.mark.parametrize("argv, says", [

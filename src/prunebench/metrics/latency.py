@@ -52,7 +52,7 @@ def measure(
     if device is None:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
-    device = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    device = resolve_device(device if isinstance(device, str) else str(torch.device(device)))  # a missing GPU: one line
     net = copy.deepcopy(model).to(device).eval()
     x = torch.randn((batch_size, *input_shape), generator=torch.Generator().manual_seed(0)).to(device)
     if channels_last:
