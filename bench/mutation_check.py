@@ -75,6 +75,19 @@ MUTATIONS = (
              ("tests/test_paper_definitions.py",)),
     Mutation("total-epochs-tolerant", "total_epochs compared with the relative tolerance", "fairness/columns.py",
              '"total_epochs": "count",', '"total_epochs": "real",', ("tests/test_fairness_setups.py",)),
+    Mutation("pool-one-gpu", "every pool worker sees the first GPU", "study/worker.py",
+             'os.environ["CUDA_VISIBLE_DEVICES"] = str(slot_gpus[SLOT])', 'os.environ["CUDA_VISIBLE_DEVICES"] = str(slot_gpus[0])',
+             ("tests/test_devices.py",)),
+    Mutation("auto-is-cpu", "auto never resolves to the GPUs", "devices.py",
+             'return "cuda" if gpus > 0 else "cpu"', 'return "cpu"', ("tests/test_devices.py",)),
+    Mutation("jsv-tf32", "the JSV measurement runs under the training run's TF32/autocast", "metrics/trainability.py",
+             "with eval_mode(model), full_fp32(device):", "with eval_mode(model):", ("tests/test_devices.py",)),
+    Mutation("autocast-eval", "bf16 autocast covers evaluation too", "train/loop.py",
+             "with precision(spec.deterministic, spec.tf32) as flags:",
+             "with precision(spec.deterministic, spec.tf32) as flags, autocast(spec.autocast, device):",
+             ("tests/test_devices.py",)),
+    Mutation("ray-reuses-gpu-workers", "Ray GPU tasks reuse workers (max_calls unset)", "study/executors.py",
+             "ray.remote(max_calls=1)(execute)", "ray.remote(execute)", ("tests/test_study_ray.py",)),
 )
 
 

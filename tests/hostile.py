@@ -9,11 +9,14 @@ declares it may create).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from prunebench import plugins, registry
 from prunebench.cli import main
 
 
@@ -41,11 +44,31 @@ def snapshot(root: Path) -> dict[str, str]:
     return out
 
 
+@contextlib.contextmanager
+def isolated_registries():
+    """Whatever a case's plug-in registers (in this process, through `--plugin`) is gone afterwards,
+    so a hostile data set or model never leaks into the registry-wide contract tests."""
+    regs = [r for r in vars(registry).values() if isinstance(r, registry.Registry)]
+    saved = [(r, dict(r._items), dict(r._meta), dict(r._origin), r._loaded) for r in regs]
+    loaded, modules = dict(plugins._LOADED), set(sys.modules)
+    try:
+        yield
+    finally:
+        for r, items, meta, origin, was_loaded in saved:
+            r._items, r._meta, r._origin, r._loaded = items, meta, origin, was_loaded
+        plugins._LOADED.clear()
+        plugins._LOADED.update(loaded)
+        for name in set(sys.modules) - modules:
+            if name.startswith("prunebench_plugin_"):
+                del sys.modules[name]
+
+
 def check_case(case: Case, tmp_path: Path, capsys) -> str:
     argv = case.setup(tmp_path)
     capsys.readouterr()
     before = snapshot(tmp_path)
-    code = main([str(a) for a in argv])
+    with isolated_registries():
+        code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     err_lines = [line for line in captured.err.splitlines() if line.strip()]
     assert "Traceback" not in captured.err + captured.out, f"{case.name}: traceback\n{captured.err}"

@@ -67,8 +67,9 @@ def test_defaults_are_pinned_because_ids_leave_them_out():
         "data": {"augment": True, "augmentation": "shift", "data_dir": None, "image_size": None, "input_shape": None, "name": "mnist1d", "normalize": True,
                  "num_classes": None, "num_samples": None, "split_seed": 0, "val_fraction": 0.1},
         "model": {"args": {}, "channels_last": False, "name": "cnn1d"},
-        "train": {"batch_size": 128, "device": "cpu", "epochs": 40, "lr_schedule": "0:1e-1,20:1e-2,30:1e-3", "momentum": 0.9,
-                  "nesterov": False, "optimizer": "sgd", "seed": 0, "weight_decay": 0.0005},
+        "train": {"autocast": "none", "batch_size": 128, "deterministic": True, "device": "cpu", "epochs": 40,
+                  "lr_schedule": "0:1e-1,20:1e-2,30:1e-3", "momentum": 0.9,
+                  "nesterov": False, "optimizer": "sgd", "seed": 0, "tf32": False, "weight_decay": 0.0005},
     }
 
 

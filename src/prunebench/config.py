@@ -178,7 +178,7 @@ class ModelSpec(Spec):
         return args
 
 
-DEVICE_NAMES = ("cpu", "cuda", "auto", "mps")
+DEVICE_NAMES = ("cpu", "cuda", "auto")
 
 
 class TrainSpec(Spec):
@@ -194,6 +194,11 @@ class TrainSpec(Spec):
     weight_decay: float = Field(default=5e-4, ge=0.0)
     seed: int = 0
     device: str = "cpu"
+    # How exactly (docs/architecture.md, "Devices, determinism, precision"); each is left out of the
+    # run id at its default, so the ids of specs written before these fields existed do not change.
+    deterministic: bool = True  # cuDNN deterministic, benchmark off, deterministic algorithms (warn-only)
+    tf32: bool = False  # TF32 matmuls and convolutions on GPUs that have it (off: full FP32)
+    autocast: Literal["none", "bf16"] = "none"  # bf16 autocast of the training forward pass only
 
     @field_validator("lr_schedule", mode="before")
     @classmethod
@@ -204,7 +209,9 @@ class TrainSpec(Spec):
     @classmethod
     def _device(cls, value: str) -> str:
         base = value.split(":", 1)[0]
-        if base not in DEVICE_NAMES or (":" in value and base != "cuda"):
+        if base == "mps":
+            raise ValueError("mps is not supported (prunebench accumulates in float64, which MPS lacks); use cpu or cuda")
+        if base not in DEVICE_NAMES or (":" in value and (base != "cuda" or not value.split(":", 1)[1].isdigit())):
             raise ValueError(f"device must be one of {', '.join(DEVICE_NAMES)} or cuda:N")
         return value
 

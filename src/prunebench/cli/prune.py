@@ -21,9 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", type=int, help="number of classes (default: the model's own)")
     p.add_argument("--input-shape", help="per-example input shape, e.g. 3,32,32")
     _prune_flags(p, required=False)
-    p.add_argument("--latency", action="store_true", help="also measure CPU latency")
+    p.add_argument("--latency", action="store_true", help="also measure latency (on --device)")
+    p.add_argument("--device", help="latency device: cpu (default), cuda, cuda:N or auto")
     p.add_argument("--batch-size", type=int, default=1, help="latency batch size (default 1)")
-    p.add_argument("--threads", type=int, default=1, help="latency thread count (default 1)")
+    p.add_argument("--threads", type=int, help="latency thread count on the CPU (default 1)")
     p.add_argument("--channels-last", action="store_true", help="latency in channels_last memory format")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_inspect)
@@ -105,8 +106,9 @@ def _print_report(title: str, report: dict[str, Any]) -> None:
         print(f"    {name:<28} {dense:>6} -> {now:<6}" if dense != now else f"    {name:<28} {dense:>6}")
     if "latency" in report:
         lat = report["latency"]
+        threads = f" {lat['threads']} thread(s)," if "threads" in lat else ""
         print(f"  latency median {lat['median_ms']:.3f} ms (IQR {lat['iqr_ms']:.3f}, {lat['repeats']} runs) on {lat['device']},"
-              f" batch {lat['batch_size']}, {lat['threads']} thread(s), channels_last={lat['channels_last']}")
+              f" batch {lat['batch_size']},{threads} channels_last={lat['channels_last']}")
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -137,14 +139,32 @@ def _inspect(args: argparse.Namespace) -> int:
             report = {"params": comp.params, "macs": comp.macs, "widths": {c.name: [c.out_width, c.out_width] for c in comp.layers}}
         title = args.model
     if args.latency:
-        from ..metrics.latency import measure
-
-        report["latency"] = measure(model, shape, batch_size=args.batch_size, threads=args.threads, channels_last=args.channels_last)
+        report["latency"] = _latency(model, shape, args)
+    elif args.device is not None:
+        raise PruneError("--device is the device of --latency; add --latency")
     if args.json:
         print_json(report)
     else:
         _print_report(title, report)
     return 0
+
+
+def _latency(model: Any, shape: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """``inspect --latency``: the measurement on --device (a missing GPU is a one-line error);
+    --threads is for the CPU; a GPU timed at batch size 1 gets a warning on stderr."""
+    import sys
+
+    from ..devices import resolve_device
+    from ..metrics.latency import measure
+
+    device = resolve_device(args.device or "cpu")
+    if device.type != "cpu" and args.threads is not None:
+        raise PruneError(f"--threads is the CPU's thread count; it does not apply to --device {args.device}")
+    lat = measure(model, shape, batch_size=args.batch_size, threads=1 if args.threads is None else args.threads, channels_last=args.channels_last,
+                  device=device)
+    if "warning" in lat:
+        print(f"warning: latency: {lat['warning']}", file=sys.stderr)
+    return lat
 
 
 def _inspect_dir(path: Path):

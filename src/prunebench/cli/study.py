@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="local processes (default) or Ray")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster to join (e.g. auto, ray://host:10001)")
+    p.add_argument("--workers-per-gpu", type=int, metavar="K",
+                   help="GPU runs: K workers share one GPU (pool), a task asks for 1/K GPU (Ray); default 1")
     p.add_argument("--no-progress", action="store_true", help="plain lines instead of a progress bar")
     p.add_argument("--accept-plugin-change", action="store_true",
                    help="resume although a plug-in's source changed since the stored results (recorded in the study)")
@@ -48,9 +50,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         expansion, target = prepare(study_file, out)
         print(format_dry_run(expansion, target))
+        print(format_placement(expansion, args.executor))
         return 0
     code = run_study(study_file, out, workers=args.workers, threads=args.threads, executor=args.executor,
-                     address=args.address, progress=False if args.no_progress else None,
+                     address=args.address, workers_per_gpu=args.workers_per_gpu, progress=False if args.no_progress else None,
                      accept_plugin_change=args.accept_plugin_change)
     print_reader_warnings(out or Path("runs") / _study_name(study_file))
     return code
@@ -104,6 +107,24 @@ def format_dry_run(expansion: Any, target: Path) -> str:
     if study.compare is not None:
         lines.append(f"  compared within equal {', '.join(within_of(study, study.compare))} (varied on purpose)")
     return "\n".join(lines)
+
+
+def format_placement(expansion: Any, executor: str) -> str:
+    """Where the runs would compute on this machine (``auto`` resolved), or that Ray decides."""
+    from ..devices import check_device_name, cuda_device_count
+    from ..errors import PrunebenchError
+
+    asked = sorted({j.device for j in expansion.jobs})
+    if executor == "ray":
+        return f"  devices: {', '.join(asked)} (placed on the Ray cluster's GPUs, if it has any)"
+    gpus = cuda_device_count()
+    parts = []
+    for name in asked:
+        try:
+            parts.append(f"{name} -> {check_device_name(name, gpus)}")
+        except PrunebenchError as err:
+            parts.append(f"{name}: {str(err).removeprefix('device: ')}")
+    return f"  devices on this machine ({gpus} GPU(s)): {'; '.join(parts)}"
 
 
 def print_reader_warnings(study_dir: str | Path) -> None:

@@ -71,7 +71,8 @@ def _chunk_jacobian(model: nn.Module, x: Tensor) -> Tensor:
 def input_jacobians(model: nn.Module, inputs: Tensor, *, chunk: int | None = None) -> Tensor:
     """Per-example Jacobians of the logits w.r.t. the flattened input: ``[N, C, D]``.
 
-    Measured in eval mode in the model's dtype and on its device; the model's train/eval modes are
+    Measured in eval mode in the model's dtype and on its device, in full FP32 (TF32 and autocast
+    off); the model's train/eval modes are
     restored afterwards and no ``.grad`` is written to its parameters. ``chunk`` bounds how many
     examples go through one forward/backward (memory); ``None`` takes them all at once.
     """
@@ -82,7 +83,9 @@ def input_jacobians(model: nn.Module, inputs: Tensor, *, chunk: int | None = Non
     dtype, device = _model_dtype_device(model, inputs)
     x_all = inputs.to(device=device, dtype=dtype)
     step = chunk or x_all.shape[0]
-    with eval_mode(model):
+    from ..devices import full_fp32
+
+    with eval_mode(model), full_fp32(device):  # never TF32 or autocast, whatever training uses
         parts = [_chunk_jacobian(model, x_all[i:i + step]) for i in range(0, x_all.shape[0], step)]
     return torch.cat(parts)
 

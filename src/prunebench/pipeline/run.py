@@ -38,9 +38,10 @@ def base_dir_for(spec: PipelineSpec, root: Path) -> Path:
     return root / f"base-{run.spec_hash()}"
 
 
-def train_base(spec: TrainRunSpec, out: Path, snapshots: set[int], progress: bool | None = None) -> dict[str, Any]:
+def train_base(spec: TrainRunSpec, out: Path, snapshots: set[int], progress: bool | None = None,
+               device: str | None = None) -> dict[str, Any]:
     """Train a shared base model (with the snapshots the regimes need, e.g. PxFy, weight rewinding)."""
-    return train_dense(spec, out, progress=progress, snapshot_epochs=frozenset(snapshots))
+    return train_dense(spec, out, progress=progress, snapshot_epochs=frozenset(snapshots), device=device)
 
 
 def prepare_base(spec: PipelineSpec, base_root: Path, *, progress: bool | None = None,
@@ -192,14 +193,16 @@ def _trainability(history: list[dict[str, Any]], retrain: TrainSpec) -> dict[str
     return out
 
 
-def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, progress: bool | None = None) -> dict[str, Any]:
-    """Run one pipeline whose base model is already in ``base_dir``; write the model directory."""
+def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, progress: bool | None = None,
+                 device: str | None = None) -> dict[str, Any]:
+    """Run one pipeline whose base model is already in ``base_dir``; write the model directory.
+    ``device``: where to retrain instead of the spec's device (a study worker's own GPU)."""
     base = Path(base_dir)
     check_apart(out, [("base model directory", base)])
     check_dense_dir(base)
     out = check_output_dir(out)
     run_id = spec.spec_hash()
-    device = resolve_device(spec.run_device)
+    device = resolve_device(device or spec.run_device)
     from ..data import load_data
 
     data = load_data(spec.data, compact=True)  # 8-bit images stay uint8, normalised per batch

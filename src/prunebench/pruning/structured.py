@@ -187,8 +187,11 @@ def masked_state(model: nn.Module, templates: dict[str, tuple[Item, ...]], remov
 
 
 def check_equivalent(dense: nn.Module, pruned: nn.Module, state: dict[str, torch.Tensor], x: torch.Tensor, what: str) -> float:
-    """Eval-mode outputs of the pruned model and the zero-masked dense model must agree."""
-    with eval_mode(dense, pruned), torch.no_grad():
+    """Eval-mode outputs of the pruned model and the zero-masked dense model must agree (computed in
+    full FP32: under TF32 the two would differ by more than the tolerance on a GPU)."""
+    from ..devices import full_fp32
+
+    with eval_mode(dense, pruned), torch.no_grad(), full_fp32(x.device):
         want = functional_call(dense, state, (x,))
         got = pruned(x)
     if got.shape != want.shape:

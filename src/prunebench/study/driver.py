@@ -62,14 +62,17 @@ def driver_lock(out: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) stop the driver like Ctrl-C: runs in flight go back to
+    pending, the executor (a local Ray cluster too) is shut down."""
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGTERM, handler)
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
 
 
 StudyInput = Union[str, Path, StudySpec, dict]
@@ -157,6 +160,7 @@ def run_study(
     threads: int = 1,
     executor: str = "local",
     address: str | None = None,
+    workers_per_gpu: int | None = None,
     progress: bool | None = None,
     quiet: bool = False,
 ) -> int:
@@ -165,17 +169,21 @@ def run_study(
 
     ``plugins``: modules or .py files to load first (besides the study's own ``plugins:``); every
     worker loads them too. ``progress``: True a rich progress bar, False one plain line per finished
-    run, None (default) the bar on a terminal and lines otherwise; ``quiet`` prints nothing."""
+    run, None (default) the bar on a terminal and lines otherwise; ``quiet`` prints nothing.
+    Placement (study/executors.py): ``auto`` runs on the GPUs of the machine or cluster, else the
+    CPU; with ``workers`` > 1 each pool worker has its own GPU, ``workers_per_gpu`` (default 1) of
+    them per GPU."""
     from .. import plugins as plugin_loader
 
     plugin_loader.load_plugins(plugins)
     workers = 1 if workers is None else workers
     expansion, target = prepare(study, out, in_process=executor == "local" and workers == 1)
     shipped = plugin_loader.worker_specs(outside_origins(j.spec for j in expansion.jobs))
-    ex = make_executor(executor, workers=workers, threads=threads, address=address)
-    target.mkdir(parents=True, exist_ok=True)
+    ex = make_executor(executor, workers=workers, threads=threads, address=address, workers_per_gpu=workers_per_gpu,
+                       devices_asked=[j.device for j in expansion.jobs])
     interrupted = True
-    try:
+    try:  # from here on the executor (a local Ray cluster, a pool) is shut down on every way out
+        target.mkdir(parents=True, exist_ok=True)
         with driver_lock(target), sigterm_as_interrupt():
             store = Store.create(target)
             try:
@@ -288,8 +296,10 @@ class Scheduler:
             base_dir = str(job_dir(self.out, "base", row["base_id"]).resolve())
         else:
             base_dir = str(self.base_dir) if self.base_dir else None
+        place = getattr(self.executor, "device", None)  # where it runs: "auto" resolved, a worker's GPU
         return {
-            "run_id": row["run_id"], "kind": row["kind"], "spec": row["spec"], "device": row["device"],
+            "run_id": row["run_id"], "kind": row["kind"], "spec": row["spec"], "device_requested": row["device"],
+            "device": place(row["device"]) if place is not None else row["device"],
             "out": str(job_dir(self.out, row["kind"], row["run_id"]).resolve()), "base_dir": base_dir,
             "snapshots": row["snapshots"] if row["kind"] == "base" else [],
             "plugins": self.plugins,

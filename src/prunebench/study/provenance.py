@@ -57,24 +57,34 @@ def code_provenance() -> dict[str, Any]:
     }
 
 
-def run_provenance(device: str | None = None) -> dict[str, Any]:
-    """Everything about the current process that can change a result, plus the device asked for."""
+def run_provenance(device: str | None = None, executed: str | None = None) -> dict[str, Any]:
+    """Everything about the current process that can change a result: the device the spec asked
+    for (``device``), the one it ran on (``executed``, default the same; ``auto`` resolved), the
+    physical GPU behind it (name, UUID), the CUDA and cuDNN versions, the visible GPUs."""
+    import sys as _sys
+
     import torch
 
+    from ..devices import cuda_provenance, resolve_device
     from ..errors import PrunebenchError
-    from ..train.loop import resolve_device
-
     from ..plugins import recorded
 
     info = dict(code_provenance())
     info["plugins"] = recorded()  # outside code loaded in this process: module, version, source hash
     info["threads"] = torch.get_num_threads()
     info["device_requested"] = device or "cpu"
+    where = executed or device or "cpu"
     try:
-        resolved = str(resolve_device(device or "cpu"))  # "auto" says nothing about where a run ran
+        resolved = str(resolve_device(where))  # "auto" says nothing about where a run ran
     except PrunebenchError:
-        resolved = device or "cpu"
+        resolved = where
     info["device"] = resolved
-    if resolved.startswith("cuda") and torch.cuda.is_available():
-        info["device_name"] = torch.cuda.get_device_name(torch.device(resolved))
+    info.update(cuda_provenance(resolved if resolved.split(":")[0] in ("cpu", "cuda") else "cpu"))
+    if "ray" in _sys.modules:  # a Ray task: the GPUs Ray assigned it
+        try:
+            ray = _sys.modules["ray"]
+            if ray.is_initialized():
+                info["ray_gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
+        except Exception:  # not inside a task, or an older Ray
+            pass
     return info

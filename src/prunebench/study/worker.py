@@ -20,9 +20,22 @@ from ..artifacts import read_history
 from .provenance import run_provenance
 
 
-def init_worker(threads: int) -> None:
-    """Initializer of a pool worker: T torch threads; Ctrl-C is the driver's business; die with
-    the driver (Linux), so a killed driver leaves no orphan training on."""
+#: This process's pool slot (None outside a pool worker).
+SLOT: int | None = None
+
+
+def init_worker(threads: int, free_slots: Any = None, slot_gpus: Any = ()) -> None:
+    """Initializer of a pool worker: take a slot (and the GPU of that slot: the only one this
+    process will see, set before anything touches CUDA); T torch threads; Ctrl-C is the driver's
+    business; die with the driver (Linux), so a killed driver leaves no orphan training on."""
+    global SLOT
+    if free_slots is not None:
+        SLOT = int(free_slots.get(timeout=60))
+        if slot_gpus:
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(slot_gpus[SLOT])
+            from ..devices import set_cublas_workspace
+
+            set_cublas_workspace()
     import torch
 
     torch.set_num_threads(max(1, int(threads)))
@@ -100,12 +113,12 @@ def _execute_kind(job: dict[str, Any], out: Path) -> dict[str, Any]:
 
         spec = TrainRunSpec.model_validate(job["spec"])
         _check_id(spec, job)
-        return train_base(spec, out, set(job.get("snapshots") or ()), progress=False)
+        return train_base(spec, out, set(job.get("snapshots") or ()), progress=False, device=job.get("device"))
     from ..pipeline import PipelineSpec, run_pipeline
 
     spec = PipelineSpec.model_validate(job["spec"])
     _check_id(spec, job)
-    return run_pipeline(spec, out, base_dir=Path(job["base_dir"]), progress=False)
+    return run_pipeline(spec, out, base_dir=Path(job["base_dir"]), progress=False, device=job.get("device"))
 
 
 def _check_id(spec: Any, job: dict[str, Any]) -> None:
@@ -114,21 +127,34 @@ def _check_id(spec: Any, job: dict[str, Any]) -> None:
 
 
 def execute(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one job; never raises for a failing run (the failure is the outcome)."""
+    """Run one job; never raises for a failing run (the failure is the outcome).
+
+    ``job["device"]`` is where it runs (the executor's placement: ``cuda`` is this worker's GPU),
+    ``job["device_requested"]`` what its spec says; both go into its provenance."""
     import torch
+
+    from ..devices import free_cuda_cache
 
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
     out = Path(job["out"])
     start = time.perf_counter()
-    with run_lock(out):
-        outcome = finished_outcome(out, job["run_id"], job.get("snapshots") or ())
-        if outcome is not None:
-            outcome["recovered"] = True
-        else:
-            outcome = _run(job, out)
+    try:
+        with run_lock(out):
+            outcome = finished_outcome(out, job["run_id"], job.get("snapshots") or ())
+            if outcome is not None:
+                outcome["recovered"] = True
+            else:
+                outcome = _run(job, out)
+    finally:
+        free_cuda_cache()  # the next job on this worker starts with the GPU's memory free
     outcome["wall_s"] = round(time.perf_counter() - start, 3)
-    outcome["provenance"] = run_provenance(job.get("device"))
+    outcome["provenance"] = run_provenance(job.get("device_requested", job.get("device")), job.get("device"))
+    result = outcome.get("result")
+    if isinstance(result, dict) and "precision" in result:
+        outcome["provenance"]["precision"] = result["precision"]  # the flags its training ran with
+    if SLOT is not None:
+        outcome["provenance"]["pool_slot"] = SLOT
     return outcome
 
 

@@ -16,19 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from ..config import TrainSpec
-from ..errors import ConfigError
+from ..devices import autocast, precision, resolve_device
 from ..rng import generator
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when it is there, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but no CUDA device is available (use cpu or auto)")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("device 'mps' asked for, but MPS is not available (use cpu or auto)")
-    return torch.device(name)
 
 
 @dataclass
@@ -58,6 +47,7 @@ class TrainOutcome:
     diverged: bool
     message: str | None
     epochs_run: int
+    precision: dict[str, Any] = field(default_factory=dict)  # the flags in force (devices.precision_flags)
 
 
 class Callback:
@@ -114,8 +104,9 @@ def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, An
         if steps is not None:
             for group in state.optimizer.param_groups:
                 group["lr"] = steps[b]
-        logits = model(xb)
-        loss = F.cross_entropy(logits, yb)
+        with autocast(spec.autocast, state.device):  # the forward pass only; evaluation stays FP32
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
@@ -176,17 +167,20 @@ def train(
         initial=dict(initial or {}),
         augment=augment,
     )
-    for cb in callbacks:
-        cb.on_train_start(state)
-    while state.epoch < spec.epochs and not state.stop:
-        record = _run_epoch(state, callbacks)
-        state.epoch += 1
+    autocast(spec.autocast, device)  # refused here, before the first epoch, where it cannot run
+    with precision(spec.deterministic, spec.tf32) as flags:
         for cb in callbacks:
-            cb.on_epoch_end(state, record)
-        state.history.append(record)
-    for cb in callbacks:
-        cb.on_train_end(state)
-    return TrainOutcome(state.history, state.initial, state.diverged, state.message, state.epoch)
+            cb.on_train_start(state)
+        while state.epoch < spec.epochs and not state.stop:
+            record = _run_epoch(state, callbacks)
+            state.epoch += 1
+            for cb in callbacks:
+                cb.on_epoch_end(state, record)
+            state.history.append(record)
+        for cb in callbacks:
+            cb.on_train_end(state)
+    flags = {**flags, "autocast": spec.autocast}
+    return TrainOutcome(state.history, state.initial, state.diverged, state.message, state.epoch, flags)
 
 
 def prepare_fn(data: Any) -> Callable[[torch.Tensor], torch.Tensor] | None:

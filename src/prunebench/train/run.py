@@ -29,12 +29,13 @@ from .callbacks import (
 from .loop import Callback, TrainOutcome, make_optimizer, resolve_device, train
 
 
-def prepare(spec: TrainRunSpec) -> tuple[Any, torch.nn.Module, torch.device]:
-    """Data on the device and a freshly initialised model for ``spec`` (init from the run seed)."""
+def prepare(spec: TrainRunSpec, device: str | None = None) -> tuple[Any, torch.nn.Module, torch.device]:
+    """Data on the device and a freshly initialised model for ``spec`` (init from the run seed).
+    ``device``: where to run instead of the spec's device (a study worker's own GPU)."""
     from ..data import load_data
     from ..models import build_model
 
-    device = resolve_device(spec.train.device)
+    device = resolve_device(device or spec.train.device)
     data = load_data(spec.data, compact=True).to(device)  # 8-bit images stay uint8, normalised per batch
     model = build_model(
         spec.model.name,
@@ -97,6 +98,7 @@ def summarize(outcome: TrainOutcome, run_id: str, elapsed: float, **extra: Any) 
         "diverged": outcome.diverged,
         "message": outcome.message,
         "wall_time_s": round(elapsed, 3),
+        "precision": outcome.precision,
         **extra,
     }
 
@@ -107,13 +109,15 @@ def train_dense(
     *,
     progress: bool | None = None,
     snapshot_epochs: set[int] | frozenset[int] = frozenset(),
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Train the dense model of ``spec`` and write it to ``out``; returns result.json's content.
-    ``snapshot_epochs``: keep the weights after these epochs as ``out/snapshots/epoch-K.safetensors``."""
+    ``snapshot_epochs``: keep the weights after these epochs as ``out/snapshots/epoch-K.safetensors``.
+    ``device``: where to train instead of the spec's device (the spec, and so the run id, keep it)."""
     check_milestones(spec.train, "training", "train_dense")  # a step past the end is an error
     out = check_output_dir(out)  # before any work: a bad --out fails at once
     run_id = spec.spec_hash()
-    data, model, device = prepare(spec)
+    data, model, device = prepare(spec, device)
     work = partial_dir(out)
     snapshots = SnapshotCallback(work / "snapshots", snapshot_epochs)
     start = time.perf_counter()

@@ -193,6 +193,9 @@ def recipe(spec: Any, ctx: RegimeContext, epochs: int, schedule: str) -> TrainSp
         weight_decay=base.weight_decay if spec.weight_decay is None else spec.weight_decay,
         seed=ctx.seed,
         device=base.device,
+        deterministic=base.deterministic,
+        tf32=base.tf32,
+        autocast=base.autocast,
     )
 
 
