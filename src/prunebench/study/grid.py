@@ -49,6 +49,16 @@ def fill_ratio(value: Any, ratio: float) -> Any:
 
 
 def prune_fields(arm: ArmSpec, ratio: float) -> dict[str, Any]:
+    """The PruneSpec fields of ``arm`` at ``ratio``, with a sanity arm's ``sanity`` (study/sanity.py)."""
+    from .sanity import prune_sanity
+
+    fields = _prune_fields(arm, ratio)
+    if prune_sanity(arm) is not None:
+        fields = {**fields, "sanity": prune_sanity(arm)}
+    return fields
+
+
+def _prune_fields(arm: ArmSpec, ratio: float) -> dict[str, Any]:
     """The PruneSpec fields of ``arm`` at ``ratio`` (omitted prune = uniform ``ratio``)."""
     explicit_criterion = "criterion" in arm.model_fields_set
     prune = arm.prune
@@ -126,6 +136,8 @@ def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: st
         raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
     base_run = spec.base_run()
     meta = {"regime": spec.regime.name, "criterion": spec.prune.criterion, "reinit": spec.reinit}
+    if arm.sanity is not None:  # a sanity-check arm and the arm it checks (the report pairs them)
+        meta.update(sanity=arm.sanity, of=arm.of)
     job = Job(
         run_id=spec.spec_hash(), kind="run", spec=spec.full_json(), seed=seed, arm=arm.name, ratio=ratio,
         base_id=base_run.spec_hash() if base_run is not None else None,

@@ -37,6 +37,7 @@ def run_row(row: dict[str, Any]) -> dict[str, Any]:
     out["fresh_start"] = (fair.get("base") == "fresh-init") if fair else None
     out["reinit"] = result.get("reinit") or meta.get("reinit")
     out["criterion"] = meta.get("criterion")
+    out["sanity"], out["of"] = meta.get("sanity"), meta.get("of")  # a sanity-check arm and the arm it checks
     out["base"] = fair.get("base")  # the base run id (``fresh-init`` for scratch): pairs runs by seed
     out["history"] = list(row.get("history") or [])
     return out
