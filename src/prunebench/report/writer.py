@@ -79,6 +79,14 @@ def _recipes(rows: Sequence[dict], agg: Aggregate) -> list[str]:
         seen = sorted({tuple(str(r.get(k)) for k in keys) for r in rows if r["arm"] == arm and r.get("status") == "done"})
         for combo in seen:
             out.append(f"{arm}: " + ", ".join(f"{k}={v}" for k, v in zip(keys, combo)))
+        tuned = [r for r in rows if r["arm"] == arm and r.get("tuning")]  # study/tuning.py: the selected runs
+        if tuned:
+            t = tuned[0]["tuning"]
+            chosen = ", ".join(f"ratio {r['ratio']:g} seed {r['seed']}: {r['tuning']['lr']:g}"
+                               for r in sorted(tuned, key=lambda r: (r["ratio"], r["seed"])))
+            out.append(f"{arm}: LR tuned over [{', '.join(f'{v:g}' for v in t['grid'])}] on validation, per {t['per']} "
+                       f"({t['candidates']} runs per seed counted in its compute; only the chosen run's test accuracy "
+                       f"is reported); chosen {chosen}")
     return out
 
 

@@ -26,6 +26,7 @@ from pydantic import Discriminator, Field, StrictInt, Tag, field_validator, mode
 from ..config import DataSpec, ModelSpec, Spec, TrainSpec, format_validation_error, read_yaml
 from ..errors import ConfigError, PrunebenchError
 from ..pipeline.regimes.base import DEFAULT_REGIME
+from .tuning import TuneSpec
 
 #: Keys of an arm's ``regime`` mapping (what the regime is); the rest of RegimeSpec is the recipe.
 REGIME_KEYS = ("name", "rewind_epoch", "prune_epoch", "squeeze", "scratch_b", "args")
@@ -86,6 +87,8 @@ class ArmSpec(Spec):
     # A sanity-check arm (study/sanity.py): the arm ``of`` with its criterion's choice thrown away.
     sanity: Literal["same-ratios-random", "shuffled-mask", "inverted", "reinit-on-mask"] | None = None
     of: str | None = None
+    # Retraining-LR tuning on validation (study/tuning.py): every candidate is a run, the best on validation is kept.
+    tune: TuneSpec | None = None
 
     @field_validator("ratios")
     @classmethod
