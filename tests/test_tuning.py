@@ -110,3 +110,10 @@ def test_a_tuned_study_reports_only_the_validation_choice(tmp_path):
     audit = audit_study(tmp_path / "out")
     tuned = [p for p in audit["pairs"] if p["arm"] == "l1-tuned"]
     assert len(tuned) == 2 and all("S3.2" not in p["holds"] and "untuned" in p["tuning"] for p in tuned)
+    from prunebench.cli import main
+
+    assert main(["report", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "report" / "report.md").read_text()
+    assert "l1-tuned: LR tuned over [0.05, 0.02] on validation, per seed (2 runs per seed" in text
+    assert "the retraining LR was chosen by another rule: l1-tuned: lr over [0.05, 0.02]" in text
+    assert text.count("l1-tuned @ 0.5") == 1  # one row in the metrics table: the selected runs only
