@@ -69,7 +69,8 @@ def fairness_rows(study_dir: str | Path) -> list[dict[str, Any]]:
     from .tuning import select_rows
 
     rows = _with_store(study_dir, lambda s: select_rows(s.rows(kind="run")))
-    return [f for f in map(fairness_row, rows) if f is not None]
+    # Rows in fairness.columns' format: a tuned run's ``tuning`` note is no column (audit_study compares it).
+    return [{k: v for k, v in f.items() if k != "tuning"} for f in map(fairness_row, rows) if f is not None]
 
 
 def audit_study(study_dir: str | Path, *, tolerance: float = 0.02, target: str | None = None,

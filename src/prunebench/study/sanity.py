@@ -41,15 +41,17 @@ def derive_sanity_arms(study: Any, source: str) -> Any:
             raise ConfigError(f"{where}: of: {arm.of!r} is not another arm of the study")
         if checked.sanity is not None:
             raise ConfigError(f"{where}: of: arm {arm.of!r} is itself a sanity arm; check the arm it checks")
-        derived = {k: getattr(checked, k) for k in COPIED if k in type(arm).model_fields}
+        value = {k: getattr(checked, k) for k in COPIED}
         if arm.sanity == "reinit-on-mask":
             if checked.reinit == "fresh":
                 raise ConfigError(f"{where}: arm {arm.of!r} already re-initialises fresh; reinit-on-mask would be the same arm")
-            derived["reinit"] = "fresh"
-        for key in sorted(arm.model_fields_set & set(derived)):
-            if getattr(arm, key) != derived[key]:
+            value["reinit"] = "fresh"
+        for key in sorted(arm.model_fields_set & set(COPIED)):
+            if getattr(arm, key) != value[key]:
                 raise ConfigError(f"{where}: a sanity arm takes {key} from arm {arm.of!r}; do not set it")
-        out.append(arm.model_copy(update=derived))
+        # Only what the checked arm set (so that, e.g., a preset's own criterion stays its own), and the re-init.
+        update = {k: value[k] for k in COPIED if k in checked.model_fields_set or (k == "reinit" and value[k] != arm.reinit)}
+        out.append(arm.model_copy(update=update))
         changed = True
     return study.model_copy(update={"arms": out}) if changed else study
 
