@@ -154,3 +154,24 @@ def test_the_report_says_whether_the_choice_beats_its_own_ratios():
     rows += [_row("l1-random", s, a, sanity="same-ratios-random", of="l1") for s, a in enumerate([0.91, 0.78, 0.86])]
     assert "no significant difference" in sanity_lines(rows)[0]
     assert sanity_lines(rows[:3]) == []  # no sanity arm, no section
+
+
+def test_a_shuffled_mask_run_keeps_each_layers_density_through_retraining(tmp_path):
+    from small_pipeline import run_with_base, spec_of
+
+    from prunebench.loading import load_model
+    from prunebench.pruning.masks import MaskSet
+    from prunebench.rng import derive_seed
+    from safetensors.torch import load_file
+
+    prune_spec = {"ratio": 0.5, "criterion": "magnitude", "granularity": "weight"}
+    spec = spec_of(prune={**prune_spec, "sanity": "shuffled-mask"}, regime={"name": "retrain", "epochs": 2, "lr": 0.01})
+    base, _ = run_with_base(spec, tmp_path, "shuffled")
+    dense, _ = load_model(base)
+    own = prune(dense, PruneSpec(**prune_spec), seed=derive_seed(spec.seed, "criterion")).masks
+    stored = MaskSet.from_tensors(load_file(tmp_path / "shuffled" / "masks.safetensors"))
+    assert {n: int(m.sum()) for n, m in stored.masks.items()} == {n: int(m.sum()) for n, m in own.masks.items()}
+    assert any(not torch.equal(stored.masks[n], own.masks[n]) for n in own.masks)
+    retrained, _ = load_model(tmp_path / "shuffled")
+    for name, mask in stored.masks.items():  # the shuffled mask held through retraining
+        assert int(torch.count_nonzero(retrained.get_submodule(name).weight.detach()[~mask])) == 0
