@@ -35,6 +35,7 @@ CASES = [
     Case("tuning on test", study_with(tune={"lr": [0.05], "on": "test"}), "validation"),
     Case("tuning a regime without lr", study_with(regime="lr-rewind", retrain={"epochs": 1}, tune={"lr": [0.05]}),
          "does not read lr"),
+    Case("tuning LR below the base's final LR", study_with(tune={"lr": [0.05, 0.001]}), "arm 'x' ratio 0.25 seed 0 lr 0.001"),
     Case("tuning LR not a number", study_with(tune={"lr": ["fast"]}), "tune.lr"),
     Case("sanity arm of nothing", study_with(sanity="inverted", of="nope"), "not another arm"),
     Case("unknown sanity kind", study_with(sanity="backwards", of="l1"), "sanity"),

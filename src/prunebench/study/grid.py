@@ -167,7 +167,11 @@ def _dry_run(job: Job, base_run: Any, external: Any, where: str) -> None:
         check_base_model(info, spec.model, where)
     else:
         recipe = base_run.train
-    check_fit(spec, recipe, where)  # the model takes the data, no LR step past the last epoch
+    try:
+        check_fit(spec, recipe, where)  # the model takes the data, no LR step past the last epoch
+    except PrunebenchError as err:  # a regime that cannot resolve (a tuning LR below the final one, say)
+        msg = str(err).splitlines()[0]
+        raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
     check_run(spec, recipe, where)
 
 
