@@ -20,6 +20,7 @@ PINNED_STUDIES = {
     "mystery-lr.yaml": (63, "55da793fc1b9a6d2"),
     "mystery-scratch.yaml": (57, "881bbf65d2fc6bfa"),
     "orthp-mlp.yaml": (30, "00ff05f811d3915b"),
+    "retraining-regimes.yaml": (69, "d578a80d621f0397"),
     "paper/resnet56-cifar10.yaml": (39, "f2bfd56ae5f7bba9"),
 }
 

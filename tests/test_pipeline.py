@@ -73,7 +73,7 @@ def test_regime_errors_name_the_missing_piece(regime, words):
 
 
 def test_unknown_regime_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match="unknown regime 'finetune'; valid: lr-rewind, pxfy, retrain"):
+    with pytest.raises(ConfigError, match="unknown regime 'finetune'; valid: allr, clr, fine-tune, lr-rewind, pxfy, retrain"):
         validate(RegimeSpec, {"name": "finetune"})
 
 

@@ -17,7 +17,7 @@ from prunebench.registry import REGIMES
 
 BASE = TrainSpec(epochs=8, lr_schedule="0:0.1,4:0.01,6:0.001", batch_size=64, momentum=0.9, weight_decay=5e-4)
 CTX = RegimeContext(BASE, dense_macs=100, pruned_macs=40, seed=0)
-BUILTIN = ("retrain", "lr-rewind", "weight-rewind", "scratch-e", "scratch-b", "pxfy")
+BUILTIN = ("retrain", "lr-rewind", "weight-rewind", "scratch-e", "scratch-b", "pxfy", "fine-tune", "slr", "clr", "allr")
 
 #: Another valid value of every field, set on top of a regime's example.
 OTHER = {

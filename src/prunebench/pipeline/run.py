@@ -25,7 +25,7 @@ from ..train.loop import resolve_device
 from ..train.run import partial_dir, place_model, run_training, summarize, train_dense
 from .callbacks import JSVCallback, MaskCallback, jsv_inputs
 from .fairness_record import base_identity, schedule_fields
-from .regimes import RegimeContext, Resolved, get_regime, resolve, snapshot_epochs
+from .regimes import RegimeContext, Resolved, get_regime, norm_drop, resolve, snapshot_epochs
 from .spec import PipelineSpec
 
 
@@ -210,7 +210,9 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     first = get_regime(spec.regime.name).score_epoch(spec.regime)
     prune_result = _score(spec, base, dense, data, first)
     report = dict(prune_result.report)
-    ctx = RegimeContext(_base_recipe(base_md.spec), report["dense_macs"], report["macs"], spec.seed)
+    ctx = RegimeContext(_base_recipe(base_md.spec), report["dense_macs"], report["macs"], spec.seed,
+                        norm_drop=norm_drop(_weights_at(base, dense, first), prune_result.model),
+                        pruned_fraction=report["sparsity"])  # what the pruning did (ALLR reads it)
     resolved = resolve(spec.regime, ctx)
     if resolved.score_epoch != first:  # the epoch to score at depends on the pruned MACs (PxFy squeeze)
         prune_result = _score(spec, base, dense, data, resolved.score_epoch)
@@ -243,6 +245,9 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     stored = {"run_id": run_id, **spec.full_json(), "resolved": {"start": resolved.start, "snapshot_epoch": resolved.snapshot_epoch,
               "score_epoch": resolved.score_epoch, "retrain": resolved.retrain.full_json(),
               "pretrain_epochs": resolved.pretrain_epochs}}
+    if resolved.derived:  # numbers the regime computed (ALLR's LR and its inputs)
+        stored["resolved"]["derived"] = resolved.derived
+        result["regime_derived"] = resolved.derived
     tensors = {"masks.safetensors": masks.to_tensors()} if masks is not None else None
     write_model_dir(out, model, info=dict(base_md.info), spec=stored, history=outcome.history, result=result,
                     plan=prune_result.plan, tensors=tensors)

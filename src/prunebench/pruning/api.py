@@ -21,6 +21,7 @@ from torch import nn
 from ..errors import PruneError
 from ..metrics import complexity as cx
 from . import ratios as _ratios
+from . import sanity as _sanity
 from .criteria import criterion_from_spec
 from .layers import Layer, class_path, discover, family_of, input_shape_of, model_label, probe_shape
 from .masks import MaskSet, global_masks, layer_masks
@@ -111,13 +112,21 @@ def prune(
         templates = group_templates(model, [l.name for l in targets], pshape)
         scores = score_layers(model, [l.name for l in targets], criterion, granularity="filter", seed=seed,
                               data=data, templates=templates)
+        if spec.sanity is not None:  # the counts come from the ratios: random or inverted choice of filters
+            scores = _sanity.random_scores(scores, seed) if spec.sanity == "same-ratios-random" else _sanity.inverted_scores(scores)
         plan["layers"] = [_filter_entry(l, layer_ratios[l.name], scores[l.name]) for l in targets]
         _record_entries(plan, spec, layers)
         pruned = apply_filter_plan(model, plan, check=check, templates=templates)
         masks = None
     else:
         scores = score_layers(model, [l.name for l in targets], criterion, granularity="weight", seed=seed, data=data)
-        masks = _masks_from_scores(model, spec, targets, layer_ratios, scores)
+        masks = _masks_from_scores(model, spec, targets, layer_ratios, _sanity.inverted_scores(scores)
+                                   if spec.sanity == "inverted" else scores)
+        if spec.sanity == "same-ratios-random":  # the criterion's per-layer counts, random positions
+            removed = {n: int((~m).sum()) for n, m in masks.masks.items()}
+            masks = MaskSet(layer_masks(_sanity.random_scores({n: scores[n] for n in removed}, seed), removed))
+        elif spec.sanity == "shuffled-mask":
+            masks = MaskSet(_sanity.shuffled_masks(masks.masks, seed))
         counts = masks.counts()
         plan["layers"] = [_weight_entry(model, l, layer_ratios[l.name], counts) for l in targets]
         _record_entries(plan, spec, layers)

@@ -139,6 +139,8 @@ class PruneSpec(Spec):
     scope: Literal["layer", "global"] = "layer"
     skip: list[Union[int, str]] = Field(default_factory=list)
     preset: str | None = None
+    #: A sanity check of the criterion's choice (see pruning/sanity.py); None: the criterion's own choice.
+    sanity: Literal["same-ratios-random", "shuffled-mask", "inverted"] | None = None
 
     @field_validator("ratio", mode="before")
     @classmethod
@@ -165,6 +167,9 @@ class PruneSpec(Spec):
         if self.criterion not in CRITERIA:
             raise PruneError(f"unknown criterion {self.criterion!r}; valid: {', '.join(CRITERIA.names())}")
         criterion_from_spec(self)  # checks the arguments and the granularity
+        if self.sanity == "shuffled-mask" and self.granularity != "weight":
+            raise PruneError("sanity 'shuffled-mask' shuffles an unstructured mask: it needs granularity 'weight' "
+                             "(for filters, 'same-ratios-random' keeps the widths and picks random filters)")
         if self.scope == "global":
             if self.granularity != "weight":
                 raise PruneError("scope 'global' is for granularity 'weight' only (filters are ranked per layer)")

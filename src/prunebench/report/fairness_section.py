@@ -96,7 +96,9 @@ def audit_lines(audit: dict | None) -> tuple[list[str], list[str]]:
     for (a, arm), group in groups.items():
         short = [p for p in group if falls_short(p)]
         if short:
-            shortfalls.append(f"{a} vs {arm}: strictest setup {_weakest(short)}; {_shortfall_reason(short)}{_count(short)}")
+            tuned = sorted({p["tuning"] for p in short if p.get("tuning")})  # study/tuning.py: LRs chosen by another rule
+            why = f" (the retraining LR was chosen by another rule: {' / '.join(tuned)})" if tuned else ""
+            shortfalls.append(f"{a} vs {arm}: strictest setup {_weakest(short)}; {_shortfall_reason(short)}{why}{_count(short)}")
     return facts, shortfalls
 
 

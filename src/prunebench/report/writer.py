@@ -18,6 +18,7 @@ from . import tables
 from .aggregate import Aggregate, ReportError, aggregate
 from .checks import reader_warnings
 from .ratios import ratio_lines
+from .sanity import sanity_lines
 from .fairness_section import audit_lines, problem_runs, recommendations
 from .plots import make_figures
 
@@ -78,7 +79,25 @@ def _recipes(rows: Sequence[dict], agg: Aggregate) -> list[str]:
         seen = sorted({tuple(str(r.get(k)) for k in keys) for r in rows if r["arm"] == arm and r.get("status") == "done"})
         for combo in seen:
             out.append(f"{arm}: " + ", ".join(f"{k}={v}" for k, v in zip(keys, combo)))
+        tuned = [r for r in rows if r["arm"] == arm and r.get("tuning")]  # study/tuning.py: the selected runs
+        if tuned:
+            t = tuned[0]["tuning"]
+            chosen = ", ".join(f"ratio {r['ratio']:g} seed {r['seed']}: {r['tuning']['lr']:g}"
+                               for r in sorted(tuned, key=lambda r: (r["ratio"], r["seed"])))
+            out.append(f"{arm}: LR tuned over [{', '.join(f'{v:g}' for v in t['grid'])}] on validation, per {t['per']} "
+                       f"({t['candidates']} runs per seed counted in its compute; only the chosen run's test accuracy "
+                       f"is reported); chosen {chosen}")
     return out
+
+
+def _sanity_blocks(rows) -> list[doc.Block]:
+    """The "Sanity checks" section, when the study has sanity-check arms (report/sanity.py)."""
+    lines = sanity_lines(rows)
+    if not lines:
+        return []
+    return [doc.Heading("Sanity checks"),
+            doc.Para("Each criterion against its sanity-check arm (checked arm minus sanity arm, final test accuracy)."),
+            doc.Bullets(tuple(lines))]
 
 
 def build_blocks(rows, meta, audit, agg: Aggregate, figures) -> list[doc.Block]:
@@ -105,6 +124,7 @@ def build_blocks(rows, meta, audit, agg: Aggregate, figures) -> list[doc.Block]:
         doc.Bullets(tuple(recommendations(rows, agg)), empty="none: no problem found in the rows"),
         doc.Heading("Failed and diverged runs", 3),
         doc.Bullets(tuple(problem_runs(rows)), css="problems"),
+        *_sanity_blocks(rows),
         doc.Heading("Retraining recipes"),
         doc.Bullets(tuple(_recipes(rows, agg))),
         doc.Heading("What the pruning ratio means"),

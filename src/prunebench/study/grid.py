@@ -15,6 +15,7 @@ from .check import check_base_model, check_run, external_base, pruned_architectu
 from .fit import check_fit
 from .job import Job
 from .spec import ArmSpec, StudySpec, regime_fields, resolve_base_dir
+from .tuning import check_tunable
 
 PLACEHOLDER = "{ratio}"
 
@@ -49,6 +50,16 @@ def fill_ratio(value: Any, ratio: float) -> Any:
 
 
 def prune_fields(arm: ArmSpec, ratio: float) -> dict[str, Any]:
+    """The PruneSpec fields of ``arm`` at ``ratio``, with a sanity arm's ``sanity`` (study/sanity.py)."""
+    from .sanity import prune_sanity
+
+    fields = _prune_fields(arm, ratio)
+    if prune_sanity(arm) is not None:
+        fields = {**fields, "sanity": prune_sanity(arm)}
+    return fields
+
+
+def _prune_fields(arm: ArmSpec, ratio: float) -> dict[str, Any]:
     """The PruneSpec fields of ``arm`` at ``ratio`` (omitted prune = uniform ``ratio``)."""
     explicit_criterion = "criterion" in arm.model_fields_set
     prune = arm.prune
@@ -96,14 +107,18 @@ def base_fields(study: StudySpec) -> dict[str, Any]:
     return {"train": train}
 
 
-def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int) -> dict[str, Any]:
+def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, lr: float | None = None) -> dict[str, Any]:
+    """One run's PipelineSpec fields (``lr``: a tuning candidate's LR, study/tuning.py)."""
+    from .tuning import candidate_fields
+
+    regime = regime_fields(study, arm)
     data: dict[str, Any] = {
         "data": study.data.model_dump(mode="json"),
         "model": (arm.model or study.model).model_dump(mode="json"),
         "base": base_fields(study),
         "prune": prune_fields(arm, ratio),
         "reinit": arm.reinit,
-        "regime": regime_fields(study, arm),
+        "regime": regime if lr is None else candidate_fields(regime, lr),
         "seed": seed,
     }
     if study.jsv_samples is not None:
@@ -113,12 +128,13 @@ def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int) -> di
     return data
 
 
-def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: str, position: int) -> tuple[Job, Any]:
+def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: str, position: int,
+             lr: float | None = None) -> tuple[Job, Any]:
     from ..pipeline import PipelineSpec, snapshot_epochs
 
-    where = f"{source}: arm {arm.name!r} (ratio {ratio:g}, seed {seed})"
+    where = f"{source}: arm {arm.name!r} (ratio {ratio:g}, seed {seed}{'' if lr is None else f', lr {lr:g}'})"
     try:
-        spec = validate(PipelineSpec, pipeline_dict(study, arm, ratio, seed), where)
+        spec = validate(PipelineSpec, pipeline_dict(study, arm, ratio, seed, lr), where)
     except ConfigError:
         raise
     except PrunebenchError as err:  # a PruneError from inside the prune spec, say
@@ -126,6 +142,10 @@ def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: st
         raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
     base_run = spec.base_run()
     meta = {"regime": spec.regime.name, "criterion": spec.prune.criterion, "reinit": spec.reinit}
+    if arm.sanity is not None:  # a sanity-check arm and the arm it checks (the report pairs them)
+        meta.update(sanity=arm.sanity, of=arm.of)
+    if lr is not None:  # a tuning candidate: the report and the audit keep the best on validation
+        meta["tune"] = {"lr": lr, "grid": list(arm.tune.lr), "per": arm.tune.per}
     job = Job(
         run_id=spec.spec_hash(), kind="run", spec=spec.full_json(), seed=seed, arm=arm.name, ratio=ratio,
         base_id=base_run.spec_hash() if base_run is not None else None,
@@ -147,7 +167,11 @@ def _dry_run(job: Job, base_run: Any, external: Any, where: str) -> Any:
         check_base_model(info, spec.model, where)
     else:
         recipe = base_run.train
-    check_fit(spec, recipe, where)  # the model takes the data, no LR step past the last epoch
+    try:
+        check_fit(spec, recipe, where)  # the model takes the data, no LR step past the last epoch
+    except PrunebenchError as err:  # a regime that cannot resolve (a tuning LR below the final one, say)
+        msg = str(err).splitlines()[0]
+        raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
     check_run(spec, recipe, where)
     return spec
 
@@ -196,22 +220,25 @@ def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
     _one_ratio_per_column(study, source)
     for arm in study.arms:
         check_arm_recipe(arm, source)
+        check_tunable(arm, study, source)
+        candidates = arm.tune.lr if arm.tune is not None else [None]
         shapes: dict[str, float] = {}  # pruned architecture -> the ratio that gave it (this arm)
-        for ratio in arm.ratios or study.ratios:
-            for seed in study.seeds:
-                job, base_run = _run_job(study, arm, ratio, seed, source, len(runs))
-                label = f"arm {arm.name!r} ratio {ratio:g} seed {seed}"
-                spec = _dry_run(job, base_run, external, f"{source}: {label}")
-                if job.run_id in seen:
-                    raise ConfigError(f"{source}: {label} is the same run as {seen[job.run_id]} "
-                                      f"(identical specs; does the prune spec use {PLACEHOLDER}?)")
-                if seed == study.seeds[0]:  # the architecture does not depend on the seed
-                    _distinct_architecture(spec, ratio, shapes, f"{source}: arm {arm.name!r}")
-                seen[job.run_id] = label
-                runs.append(job)
-                if base_run is not None:
-                    _, snaps, device = bases.setdefault(job.base_id, (base_run, set(), job.device))
-                    snaps.update(job.snapshots)
+        for ratio, seed, lr in ((r, s, c) for r in arm.ratios or study.ratios for s in study.seeds for c in candidates):
+            job, base_run = _run_job(study, arm, ratio, seed, source, len(runs), lr)
+            label = f"arm {arm.name!r} ratio {ratio:g} seed {seed}" + ("" if lr is None else f" lr {lr:g}")
+            spec = _dry_run(job, base_run, external, f"{source}: {label}")
+            if job.run_id in seen:
+                raise ConfigError(f"{source}: {label} is the same run as {seen[job.run_id]} "
+                                  f"(identical specs; does the prune spec use {PLACEHOLDER}?"
+                              + (" A tuning candidate cannot also be another arm's run: drop that LR from the grid or the arm)"
+                                 if lr is not None or " lr " in seen[job.run_id] else ")"))
+            if seed == study.seeds[0] and lr == candidates[0]:  # the architecture depends on neither
+                _distinct_architecture(spec, ratio, shapes, f"{source}: arm {arm.name!r}")
+            seen[job.run_id] = label
+            runs.append(job)
+            if base_run is not None:
+                _, snaps, device = bases.setdefault(job.base_id, (base_run, set(), job.device))
+                snaps.update(job.snapshots)
     base_jobs = [
         Job(run_id=bid, kind="base", spec=run.full_json(), seed=run.train.seed, snapshots=tuple(sorted(snaps)),
             device=device, position=i)

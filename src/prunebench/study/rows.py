@@ -37,6 +37,8 @@ def run_row(row: dict[str, Any]) -> dict[str, Any]:
     out["fresh_start"] = (fair.get("base") == "fresh-init") if fair else None
     out["reinit"] = result.get("reinit") or meta.get("reinit")
     out["criterion"] = meta.get("criterion")
+    out["sanity"], out["of"] = meta.get("sanity"), meta.get("of")  # a sanity-check arm and the arm it checks
+    out["tuning"] = result.get("tuning")  # a tuned arm's selected run: grid, chosen LR, candidates (study/tuning.py)
     out["base"] = fair.get("base")  # the base run id (``fresh-init`` for scratch): pairs runs by seed
     out["history"] = list(row.get("history") or [])
     return out
@@ -44,7 +46,9 @@ def run_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def study_rows(study_dir: str | Path) -> list[dict[str, Any]]:
     """The report's run rows: one per pipeline run of the current study file, in study order."""
-    return _with_store(study_dir, lambda s: [run_row(r) for r in s.rows(kind="run")])
+    from .tuning import select_rows
+
+    return _with_store(study_dir, lambda s: [run_row(r) for r in select_rows(s.rows(kind="run"))])
 
 
 def study_meta(study_dir: str | Path) -> dict[str, Any]:
@@ -62,8 +66,11 @@ def fairness_row(row: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def fairness_rows(study_dir: str | Path) -> list[dict[str, Any]]:
-    rows = _with_store(study_dir, lambda s: s.rows(kind="run"))
-    return [f for f in map(fairness_row, rows) if f is not None]
+    from .tuning import select_rows
+
+    rows = _with_store(study_dir, lambda s: select_rows(s.rows(kind="run")))
+    # Rows in fairness.columns' format: a tuned run's ``tuning`` note is no column (audit_study compares it).
+    return [{k: v for k, v in f.items() if k != "tuning"} for f in map(fairness_row, rows) if f is not None]
 
 
 def audit_study(study_dir: str | Path, *, tolerance: float = 0.02, target: str | None = None,
@@ -83,7 +90,9 @@ def audit_study(study_dir: str | Path, *, tolerance: float = 0.02, target: str |
     from .compare import comparison_plan
 
     meta_keys = ("reference", "study")
-    meta, rows = _with_store(study_dir, lambda s: ({k: s.get_meta(k) for k in meta_keys}, s.rows(kind="run")))
+    from .tuning import select_rows
+
+    meta, rows = _with_store(study_dir, lambda s: ({k: s.get_meta(k) for k in meta_keys}, select_rows(s.rows(kind="run"))))
     plan = comparison_plan(meta, reference=reference, compare=compare)
     groups: dict[tuple[float, int], dict[str, dict[str, Any]]] = {}
     for row in rows:
@@ -100,6 +109,7 @@ def audit_groups(groups: dict[tuple[float, int], dict[str, dict[str, Any]]], ref
     """:func:`audit_study` on fairness rows already grouped by (ratio, seed), then by arm;
     ``references`` maps an arm to its group's reference (default: ``reference`` for every arm)."""
     from ..fairness import DEFAULT_TARGET, audit_rows
+    from .tuning import mark_tuning
 
     target = target or DEFAULT_TARGET
     refs = dict(references or {})
@@ -115,7 +125,11 @@ def audit_groups(groups: dict[tuple[float, int], dict[str, dict[str, Any]]], ref
             others = [by_arm[a] for a in members if a != lead]
             if not others:
                 continue
-            result = audit_rows([by_arm[lead], *others], reference=lead, tolerance=tolerance, target=target)
+            # A tuned arm's record says how its LR was chosen; the audit compares that here (study/tuning.py).
+            tunings = {a: by_arm[a].get("tuning") for a in members}
+            plain = [{k: v for k, v in r.items() if k != "tuning"} for r in (by_arm[lead], *others)]
+            result = mark_tuning(audit_rows(plain, reference=lead, tolerance=tolerance, target=target),
+                                 tunings, lead, target)
             pairs += [{**p, "arm": p["b"], "ratio": ratio, "seed": seed, "b": f"{p['b']}@{ratio:g}/seed{seed}",
                        "fresh_start": _fresh(by_arm[lead]) or _fresh(by_arm[p["b"]])}
                       for p in result["pairs"]]

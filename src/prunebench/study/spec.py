@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, StrictInt, Tag, field_validator, model_validator
 
 from ..config import DataSpec, ModelSpec, Spec, TrainSpec, format_validation_error, read_yaml
 from ..errors import ConfigError, PrunebenchError
 from ..pipeline.regimes.base import DEFAULT_REGIME
+from .tuning import TuneSpec
 
 #: Keys of an arm's ``regime`` mapping (what the regime is); the rest of RegimeSpec is the recipe.
 REGIME_KEYS = ("name", "rewind_epoch", "prune_epoch", "squeeze", "scratch_b", "args")
@@ -83,6 +84,11 @@ class ArmSpec(Spec):
     retrain: RetrainRecipe | None = None
     ratios: list[float] | None = None  # overrides the study's ratios for this arm
     model: ModelSpec | None = None  # overrides the study's model (its base models are then its own)
+    # A sanity-check arm (study/sanity.py): the arm ``of`` with its criterion's choice thrown away.
+    sanity: Literal["same-ratios-random", "shuffled-mask", "inverted", "reinit-on-mask"] | None = None
+    of: str | None = None
+    # Retraining-LR tuning on validation (study/tuning.py): every candidate is a run, the best on validation is kept.
+    tune: TuneSpec | None = None
 
     @field_validator("ratios")
     @classmethod
@@ -253,7 +259,9 @@ def parse_study(data: Any, source: str, relative_to: Path | None = None) -> Stud
     except PrunebenchError as err:  # raised inside a validator (an unknown registry name, ...)
         raise ConfigError(f"{source}: {_one_line(err)}") from None
     study.check_arms(source)
-    return study
+    from .sanity import derive_sanity_arms
+
+    return derive_sanity_arms(study, source)
 
 
 def _short_union(message: str) -> str:

@@ -14,8 +14,10 @@ regime's name:
 * ``snapshots(spec)``: the base-run epochs whose weights it needs kept;
 * ``score_epoch(spec)``: the base epoch whose weights are scored first (None: the final weights);
 * ``resolve(spec, ctx)`` -> :class:`Resolved`: where the weights come from (``final``, ``snapshot``
-  or ``fresh``), the epoch they are scored at and kept from, the retraining recipe, and the dense
-  epochs spent before the sparsifying action (how epochs and compute are counted);
+  or ``fresh``), the epoch they are scored at and kept from, the retraining recipe, the dense
+  epochs spent before the sparsifying action (how epochs and compute are counted), and ``derived``,
+  the numbers it computed (stored with the run); :class:`RegimeContext` gives it the base recipe,
+  the MACs, the seed and what the pruning did (``norm_drop``, ``pruned_fraction``);
 * ``estimated_epochs(spec, base_epochs)``: a rough cost, for scheduling only;
 * ``example``: a valid set of spec fields, for the contract checks of ``prunebench.testing``.
 
@@ -43,10 +45,19 @@ STARTS = ("final", "snapshot", "fresh")
 
 @dataclass(frozen=True)
 class RegimeContext:
+    """What a regime may read besides its spec. ``norm_drop`` and ``pruned_fraction`` describe the
+    pruning step (``pipeline.run`` always passes them): the relative L2 norm drop
+    ``sqrt(|‖θ_dense‖² − ‖θ_pruned‖²|) / ‖θ_dense‖`` over every parameter (``regimes.literature.norm_drop``)
+    and the fraction of the dense model's parameters removed (the prune report's ``sparsity``). They
+    are None where nothing has been pruned yet (a study's dry checks): a regime that needs them must
+    still resolve to a recipe of its final length there (ALLR: see regimes/literature.py)."""
+
     base_train: TrainSpec | None  # the recipe that made the base model (None: unknown)
     dense_macs: int
     pruned_macs: int
     seed: int
+    norm_drop: float | None = None
+    pruned_fraction: float | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,9 @@ class Resolved:
     retrain: TrainSpec
     pretrain_epochs: int  # dense epochs spent before the sparsifying action (0 for a fresh start)
     score_epoch: int | None = None  # the base epoch whose weights were scored (None: the final ones)
+    #: Numbers the regime computed and what from (ALLR: its LR and inputs); stored with the run
+    #: (spec.json ``resolved.derived``, result.json ``regime_derived``); empty for most regimes.
+    derived: dict[str, Any] | None = None
 
     @property
     def fresh(self) -> bool:
