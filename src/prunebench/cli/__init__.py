@@ -8,6 +8,8 @@ on stderr and exit with status 2, no traceback.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import importlib
 import sys
 
@@ -37,6 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: OS errors that are the machine's state, not a bug: said in one line (read-only, disk full, no permission).
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def os_error_line(err: OSError) -> str | None:
+    """The one-line message of a storage error (None for any other OSError: a bug keeps its traceback)."""
+    if err.errno not in STORAGE_ERRNOS:
+        return None
+    where = f"{err.filename}: " if err.filename else ""
+    hint = " (disk full?)" if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    return f"{where}{os.strerror(err.errno)}{hint}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -50,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except PrunebenchError as err:
         print(f"prunebench: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        message = os_error_line(err)
+        if message is None:
+            raise
+        print(f"prunebench: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("prunebench: interrupted", file=sys.stderr)

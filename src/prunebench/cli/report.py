@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +13,8 @@ from ..errors import ConfigError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write DIR/report/ (report.html, report.md, tables.tex, results.csv, figures)")
     p.add_argument("study_dir", metavar="DIR")
+    p.add_argument("--out", metavar="REPORT_DIR",
+                   help="write the report here instead of DIR/report (e.g. for a read-only copy of a study)")
     add_comparison_flags(p)
     p.set_defaults(func=_report)
 
@@ -29,7 +33,7 @@ def _report(args: argparse.Namespace) -> int:
     from ..study.store import db_path
 
     study_dir = Path(args.study_dir)
-    if not db_path(study_dir).is_file():
+    if not db_path(study_dir).exists():
         raise ConfigError(f"{study_dir}: not a study directory (no study.sqlite); run `prunebench run STUDY.yaml` first")
     rows = study_rows(study_dir)
     if not rows:
@@ -40,7 +44,18 @@ def _report(args: argparse.Namespace) -> int:
     plan = comparison_plan(meta, reference=args.reference, compare=args.compare)
     meta.update(plan)
     audit = audit_study(study_dir, reference=args.reference, compare=args.compare)
-    html = write_report(study_dir, rows, meta, audit)
+    report_dir = Path(args.out) if args.out else None
+    try:
+        html = write_report(study_dir, rows, meta, audit, report_dir=report_dir)
+    except OSError as err:
+        if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and report_dir is None:
+            raise ConfigError(f"{study_dir}: cannot write the report there ({os.strerror(err.errno)}); "
+                              "give --out REPORT_DIR") from None
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            where = report_dir or study_dir / "report"
+            raise ConfigError(f"{where}: cannot write the report ({os.strerror(err.errno)}: disk full?); "
+                              "any previous report is unchanged") from None
+        raise
     from ..report.checks import reader_warnings
 
     for line in reader_warnings(rows):  # the report's warnings, on the console too

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import signal
+import socket
 import time
 import heapq
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -30,7 +31,7 @@ from .progress import StudyProgress
 from .provenance import run_provenance
 from .outside import check_importable, outside_origins, plugin_changes
 from .spec import StudySpec, load_study, parse_study
-from .store import Store, db_path
+from .store import Store, StoreError, db_path
 from .worker import finished_outcome
 from ..pipeline.regimes import estimated_epochs
 
@@ -39,6 +40,8 @@ def check_target(out: Path, name: str) -> None:
     """Refuse a directory that holds another study (read-only check, before anything is written)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a directory")
+    if db_path(out).exists() and not db_path(out).is_file():
+        raise ConfigError(f"{db_path(out)}: exists and is not a file (a study database is a file)")
     if db_path(out).is_file():
         store = Store.open(out)
         try:
@@ -56,7 +59,14 @@ def driver_lock(out: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConfigError(f"{out}: another prunebench run is driving this study") from None
+            fh.seek(0)
+            who = fh.read().strip()
+            raise ConfigError(f"{out}: another prunebench run is driving this study"
+                              + (f" ({who})" if who else "")) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")  # who holds it, for the lock messages
+        fh.flush()
         yield
 
 
@@ -215,7 +225,9 @@ class Scheduler:
         except BaseException:
             # Every run still marked running goes back to pending: the ones in flight, and one whose
             # outcome was being recorded when the interrupt came (its transaction rolled back).
-            self.store.requeue([r["run_id"] for r in self.store.rows() if r["status"] == "running"])
+            # When the store itself cannot be written (disk full), the next start-up does this.
+            with contextlib.suppress(StoreError):
+                self.store.requeue([r["run_id"] for r in self.store.rows() if r["status"] == "running"])
             raise
         finally:
             self.progress.close()
@@ -302,6 +314,12 @@ class Scheduler:
         self.fresh_pool = False
 
     def _finish(self, row: dict[str, Any], outcome: dict[str, Any], attempt: int | None) -> None:
+        if outcome.get("halt"):
+            # The run could not write its output (disk full, read-only): not the run's fault, so it
+            # stays pending and the study stops with that one line; resuming later runs it again.
+            self.store.requeue([row["run_id"]], reason="disk error")
+            raise ConfigError(f"{self.out}: {outcome['halt']}; the study stopped (resume with `prunebench run` "
+                              "once there is space)")
         self.store.finish(row["run_id"], outcome, attempt)
         self.progress.finished_run(row, outcome)
         if row["kind"] != "base":

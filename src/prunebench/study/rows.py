@@ -171,7 +171,11 @@ def driver_alive(study_dir: str | Path) -> bool:
     lock = Path(study_dir) / ".driver.lock"
     if not lock.is_file():
         return False
-    with open(lock, "a+") as fh:
+    try:
+        fh = open(lock, "r")  # read-only: a read-only copy of a study has no driver
+    except OSError:
+        return False
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:

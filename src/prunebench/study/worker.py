@@ -8,6 +8,7 @@ instead of running the job again).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import signal
@@ -18,6 +19,15 @@ from typing import Any, Iterator
 
 from ..artifacts import read_history
 from .provenance import run_provenance
+
+
+#: errno values that say the disk (not the run) failed: no space, quota, file too large, read-only.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def disk_message(err: OSError) -> str:
+    where = f": {err.filename}" if err.filename else ""
+    return f"cannot write{where} ({os.strerror(err.errno) if err.errno else err})"
 
 
 def init_worker(threads: int) -> None:
@@ -135,6 +145,13 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
 def _run(job: dict[str, Any], out: Path) -> dict[str, Any]:
     try:
         result = _execute_kind(job, out)
+    except OSError as err:
+        if err.errno in DISK_ERRNOS:  # the disk, not the run: the driver stops the study, the run stays pending
+            return {"run_id": job["run_id"], "status": "failed", "halt": disk_message(err),
+                    "error": disk_message(err)}
+        first = str(err).splitlines()[0] if str(err) else ""
+        return {"run_id": job["run_id"], "status": "failed", "error": f"{type(err).__name__}: {first}".rstrip(": "),
+                "detail": traceback.format_exc(limit=20)}
     except Exception as err:  # any error of one run is recorded; the study goes on
         first = str(err).splitlines()[0] if str(err) else ""
         return {"run_id": job["run_id"], "status": "failed", "error": f"{type(err).__name__}: {first}".rstrip(": "),
