@@ -41,6 +41,14 @@ def _report(args: argparse.Namespace) -> int:
     from ..study.compare import comparison_plan
 
     meta = study_meta(study_dir)
+    if meta.get("paper") is not None:
+        from ..study.spec import check_paper
+
+        try:
+            check_paper(meta["paper"]) if isinstance(meta["paper"], dict) else check_paper({"": None})
+        except ValueError as err:
+            raise ConfigError(f"{study_dir}: the study's recorded paper numbers are malformed (paper: {err}); fix "
+                              "`paper` in the study file and `prunebench run` it again (that records it anew)") from None
     plan = comparison_plan(meta, reference=args.reference, compare=args.compare)
     meta.update(plan)
     audit = audit_study(study_dir, reference=args.reference, compare=args.compare)

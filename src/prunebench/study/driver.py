@@ -12,6 +12,7 @@ import fcntl
 import os
 import signal
 import socket
+import sys
 import time
 import heapq
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -24,7 +25,7 @@ import yaml
 from .. import plugins
 from ..errors import ConfigError
 from .executors import make_executor
-from .grid import Expansion, expand
+from .grid import Expansion, check_grid_size, expand, grid_size
 from .isolation import KILLED_WORKER, Suspects
 from .job import FINISHED, job_dir
 from .progress import StudyProgress
@@ -96,9 +97,19 @@ def as_study(study: StudyInput) -> tuple[StudySpec, Path | None]:
     raise ConfigError(f"a study is a StudySpec, a dict or a path to a study file, got {type(study).__name__}")
 
 
-def prepare(study: StudyInput, out: str | Path | None, *, in_process: bool = True) -> tuple[Expansion, Path]:
-    """Everything that can be wrong with the input is found here; nothing is written."""
+#: A grid of at least this many runs says its size before it is validated (a few seconds per 10^5).
+ANNOUNCE_RUNS = 1000
+
+
+def prepare(study: StudyInput, out: str | Path | None, *, in_process: bool = True,
+            quiet: bool = False) -> tuple[Expansion, Path]:
+    """Everything that can be wrong with the input is found here; nothing is written. A large grid
+    prints its size (on stderr) first, unless ``quiet``."""
     spec, study_file = as_study(study)
+    size = grid_size(spec)
+    check_grid_size(spec, str(study_file or "study"))
+    if size >= ANNOUNCE_RUNS and not quiet:
+        print(f"study {spec.name!r}: validating {size:,} runs ...", file=sys.stderr, flush=True)
     expansion = expand(spec, study_file)
     check_importable(outside_origins(j.spec for j in expansion.jobs), in_process)
     target = Path(out) if out else Path("runs") / spec.name
@@ -176,7 +187,7 @@ def run_study(
 
     plugin_loader.load_plugins(plugins)
     workers = 1 if workers is None else workers
-    expansion, target = prepare(study, out, in_process=executor == "local" and workers == 1)
+    expansion, target = prepare(study, out, in_process=executor == "local" and workers == 1, quiet=quiet)
     shipped = plugin_loader.worker_specs(outside_origins(j.spec for j in expansion.jobs))
     ex = make_executor(executor, workers=workers, threads=threads, address=address)
     target.mkdir(parents=True, exist_ok=True)
