@@ -130,6 +130,43 @@ def check_plugins(store: Store, accept_change: bool) -> None:
     store.set_meta("plugin_changes", log)
 
 
+def data_changes(store: Store, data_dir: str | None) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The recorded data fingerprints of finished runs whose files differ now (``data/fingerprint.py``):
+    {fingerprint digest: what differs}, and the data set of each."""
+    from ..data.fingerprint import recheck
+
+    accepted = set(store.get_meta("data_accepted") or [])
+    seen: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for row in store.rows():
+        if row["status"] not in FINISHED:
+            continue
+        for fp in (row.get("provenance") or {}).get("data") or ():
+            digest = fp.get("digest")
+            if digest in seen or digest in accepted:
+                continue
+            seen[digest] = recheck(fp, data_dir)
+            names[digest] = fp.get("dataset", "?")
+    return {d: c for d, c in seen.items() if c}, names
+
+
+def check_data(store: Store, data_dir: str | None, accept_change: bool) -> None:
+    """A resumed study must find the data its finished runs read (names, sizes, content samples of
+    their files), or say it accepts not: the change is then recorded in the study's meta
+    (``data_changes``) and the fingerprints it replaced are not checked again (``data_accepted``)."""
+    changed, names = data_changes(store, data_dir)
+    if not changed:
+        return
+    first = next(iter(changed))
+    what = f"data set {names[first]!r} changed since this study's results were recorded ({'; '.join(changed[first][:3])})"
+    if not accept_change:
+        raise ConfigError(f"{store.path.parent}: {what}; use a new --out, or --accept-data-change to go on (recorded)")
+    store.set_meta("data_accepted", sorted(set(store.get_meta("data_accepted") or []) | set(changed)))
+    log = list(store.get_meta("data_changes") or [])
+    log.append({"at": time.time(), "data_dir": data_dir, "changes": {names[d]: c for d, c in changed.items()}})
+    store.set_meta("data_changes", log)
+
+
 def write_meta(store: Store, expansion: Expansion, study_file: Path | None) -> None:
     study = expansion.study
     store.set_meta("name", study.name)
@@ -170,6 +207,7 @@ def run_study(
     *,
     plugins: Iterable[str] = (),
     accept_plugin_change: bool = False,
+    accept_data_change: bool = False,
     workers: int | None = None,
     threads: int = 1,
     executor: str = "local",
@@ -189,6 +227,12 @@ def run_study(
     workers = 1 if workers is None else workers
     expansion, target = prepare(study, out, in_process=executor == "local" and workers == 1, quiet=quiet)
     shipped = plugin_loader.worker_specs(outside_origins(j.spec for j in expansion.jobs))
+    if db_path(target).is_file() and not accept_data_change:  # refused before anything is written
+        reader = Store.open(target)
+        try:
+            check_data(reader, expansion.study.data.data_dir, False)
+        finally:
+            reader.close()
     ex = make_executor(executor, workers=workers, threads=threads, address=address)
     target.mkdir(parents=True, exist_ok=True)
     interrupted = True
@@ -197,6 +241,7 @@ def run_study(
             store = Store.create(target)
             try:
                 check_plugins(store, accept_plugin_change)
+                check_data(store, expansion.study.data.data_dir, accept_data_change)
                 write_meta(store, expansion, Path(study) if isinstance(study, (str, Path)) else None)
                 (target / "study.yaml").write_text(yaml.safe_dump(expansion.study.model_dump(mode="json"), sort_keys=False))
                 store.sync_jobs(expansion.jobs)

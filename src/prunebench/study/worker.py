@@ -131,7 +131,9 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(int(job["threads"]))
     out = Path(job["out"])
     start = time.perf_counter()
-    with run_lock(out):
+    from ..data import fingerprint
+
+    with run_lock(out), fingerprint.collect() as data_read:
         outcome = finished_outcome(out, job["run_id"], job.get("snapshots") or ())
         if outcome is not None:
             outcome["recovered"] = True
@@ -139,6 +141,8 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
             outcome = _run(job, out)
     outcome["wall_s"] = round(time.perf_counter() - start, 3)
     outcome["provenance"] = run_provenance(job.get("device"))
+    if data_read:  # the data this run loaded (files, sizes, content hashes): checked on resume
+        outcome["provenance"]["data"] = data_read
     return outcome
 
 
