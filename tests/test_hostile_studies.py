@@ -219,6 +219,51 @@ def stored_bad_paper(tmp):
 #: SQLite's own side files, which a reader of a WAL database creates (and cannot remove: it may not write).
 SIDE_FILES = ("s/study.sqlite-shm", "s/study.sqlite-wal")
 
+# -- image folders -----------------------------------------------------------------------------------
+
+def image_tree(tmp: Path) -> Path:
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for c, name in enumerate(("cat", "dog")):
+            (tmp / "tree" / split / name).mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (12, 12), (40 + 150 * c, 40, 40)).save(tmp / "tree" / split / name / f"{i}.png")
+    return tmp / "tree"
+
+
+def train_on(tmp: Path) -> list:
+    return ["train", "--data", "imagefolder", "--data-dir", tmp / "tree", "--model", "resnet20", "--epochs", "1",
+            "--lr-schedule", "0:0.1", "--out", tmp / "m"]
+
+
+def symlink_loop_image(tmp):
+    (image_tree(tmp) / "train" / "cat" / "loop.png").symlink_to("loop.png")
+    return train_on(tmp)
+
+
+def symlink_loop_class(tmp):
+    (image_tree(tmp) / "train" / "bird").symlink_to("bird")
+    return train_on(tmp)
+
+
+def dangling_symlink_image(tmp):
+    (image_tree(tmp) / "val" / "dog" / "gone.png").symlink_to(tmp / "nowhere.png")
+    return train_on(tmp)
+
+
+def decompression_bomb(tmp):
+    from PIL import Image
+
+    Image.new("1", (9000, 8000)).save(image_tree(tmp) / "train" / "dog" / "bomb.png")
+    return train_on(tmp)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("PRUNEBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
 CASES = [
     Case("non-UTF-8 study file", non_utf8, "not UTF-8"),
     Case("20,000-deep nesting", deep_nesting, "nested deeper"),
@@ -249,6 +294,10 @@ CASES = [
          may_create=("s/.driver.lock", "s/study.sqlite-shm", "s/study.sqlite-wal")),
     Case("disk full during report", disk_full_report, "disk full", may_create=SIDE_FILES),
     Case("stored paper: {a: [90, 80]}", stored_bad_paper, "paper", may_create=SIDE_FILES),
+    Case("self-referencing symlink among the images", symlink_loop_image, "refers to itself"),
+    Case("self-referencing symlink as a class folder", symlink_loop_class, "refers to itself"),
+    Case("dangling symlink among the images", dangling_symlink_image, "symlink to nothing"),
+    Case("decompression bomb among the images", decompression_bomb, "decompression bomb"),
 ]
 
 

@@ -44,6 +44,7 @@ class _Recorder:
         self.files: dict[str, None] = {}
         self.dirs: dict[str, None] = {}
         self.ignored: set[str] = set()
+        self.skipped: dict[str, int] = {}
 
 
 def _hook(event: str, args: tuple) -> None:
@@ -93,6 +94,12 @@ def note_read(path: str | Path) -> None:
         rec.files.setdefault(os.path.abspath(path), None)
 
 
+def note_skipped(count: int, why: str) -> None:
+    """Files the running loader skipped (recorded with the fingerprint: ``skipped``)."""
+    for rec in _active:
+        rec.skipped[why] = rec.skipped.get(why, 0) + count
+
+
 def ignore(path: str | Path) -> None:
     """A file the running loader derived itself (its own cache): not part of the fingerprint."""
     for rec in _active:
@@ -126,6 +133,8 @@ class _Result:
         changes them); handed to every collector that is open."""
         fp = fingerprint(self.spec, [f for f in self.rec.files if f not in self.rec.ignored and os.path.isfile(f)],
                          [d for d in self.rec.dirs if os.path.isdir(d)], tensor_digest(raw))
+        if self.rec.skipped:
+            fp["skipped"] = dict(self.rec.skipped)
         self.fingerprint = fp
         for got in _collectors:
             got.append(fp)
