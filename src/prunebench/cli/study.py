@@ -143,8 +143,8 @@ def format_status(status: dict[str, Any]) -> str:
         f"  base runs: {_counts(status['bases'])}",
         f"  pipeline runs: {_counts(status['runs'])}",
     ]
-    stale = status["all"].get("running", 0)
-    if stale and not status.get("driver_running", True):
+    stale = status["all"].get("interrupted", 0)
+    if stale:
         lines.append(f"  no driver is running: {stale} run(s) marked running were interrupted; "
                      "`prunebench run` resumes them from their last epoch checkpoint")
     for r in status["notable"]:
