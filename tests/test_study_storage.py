@@ -84,13 +84,25 @@ def test_a_full_disk_during_report_says_so_and_keeps_the_previous_report(tmp_pat
     assert not list(study.glob(".report-*"))
 
 
-@pytest.mark.parametrize("limit", [60_000, 200_000])
-def test_a_full_disk_during_run_stops_in_one_line_and_resume_gives_the_same_results(tmp_path, capsys, limit):
-    path = write_study(tmp_path / "study.yaml")
+@pytest.mark.parametrize("width,limit", [(16, 60_000), (16, 200_000), (256, 300_000)],
+                         ids=["database-at-start", "database-mid-run", "model-directory"])
+def test_a_full_disk_during_run_stops_in_one_line_and_resume_gives_the_same_results(tmp_path, capsys, width, limit):
+    """The database fills up at start-up or between runs, or (width 256: 0.5 MB of weights) a worker
+    cannot write its model directory: one line, the run stays pending (not failed), and resuming
+    once there is room gives what an uninterrupted study gives."""
+    model = {"name": "mlp", "args": {"depth": 3, "width": width}}
+    path = write_study(tmp_path / "study.yaml", model=model)
     line = one_error_line(limited(["run", path, "--out", tmp_path / "out", "--no-progress"], limit, tmp_path))
     assert "disk full" in line
+    code, out, _ = cli(["status", tmp_path / "out"], capsys)
+    assert "failed" not in out
     code, _, err = cli(["run", path, "--out", tmp_path / "out", "--no-progress"], capsys)
     assert code == 0, err
     _, resumed, _ = cli(["results", tmp_path / "out"], capsys)
-    _, clean, _ = cli(["results", finished_study()], capsys)
-    assert resumed == clean
+    if width == 16:
+        clean_dir = finished_study()
+    else:
+        clean_dir = tmp_path / "clean"
+        assert cli(["run", path, "--out", clean_dir, "--no-progress"], capsys)[0] == 0
+    _, clean, _ = cli(["results", clean_dir], capsys)
+    assert resumed == clean and clean.count("\n") == 3

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import signal
 import time
 import traceback
@@ -25,9 +26,23 @@ from .provenance import run_provenance
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
-def disk_message(err: OSError) -> str:
-    where = f": {err.filename}" if err.filename else ""
-    return f"cannot write{where} ({os.strerror(err.errno) if err.errno else err})"
+_OS_ERROR_TEXT = re.compile(r"os error (\d+)")
+
+
+def disk_error(err: BaseException) -> str | None:
+    """The one-line message when ``err`` (or what caused it) says the disk is full, over quota, or
+    read-only, or a file hit its size limit: an OSError with such an errno, or a library's error that
+    carries one as ``(os error N)`` (safetensors). None for any other error."""
+    seen = 0
+    while err is not None and seen < 10:
+        if isinstance(err, OSError) and err.errno in DISK_ERRNOS:
+            where = f" {err.filename}" if err.filename else ""
+            return f"cannot write{where} ({os.strerror(err.errno)}: disk full?)"
+        found = _OS_ERROR_TEXT.search(str(err))
+        if found and int(found.group(1)) in DISK_ERRNOS:
+            return f"cannot write the run's files ({os.strerror(int(found.group(1)))}: disk full?)"
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return None
 
 
 def init_worker(threads: int) -> None:
@@ -149,14 +164,10 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
 def _run(job: dict[str, Any], out: Path) -> dict[str, Any]:
     try:
         result = _execute_kind(job, out)
-    except OSError as err:
-        if err.errno in DISK_ERRNOS:  # the disk, not the run: the driver stops the study, the run stays pending
-            return {"run_id": job["run_id"], "status": "failed", "halt": disk_message(err),
-                    "error": disk_message(err)}
-        first = str(err).splitlines()[0] if str(err) else ""
-        return {"run_id": job["run_id"], "status": "failed", "error": f"{type(err).__name__}: {first}".rstrip(": "),
-                "detail": traceback.format_exc(limit=20)}
     except Exception as err:  # any error of one run is recorded; the study goes on
+        disk = disk_error(err)
+        if disk is not None:  # the disk, not the run: the driver stops the study, the run stays pending
+            return {"run_id": job["run_id"], "status": "failed", "halt": disk, "error": disk}
         first = str(err).splitlines()[0] if str(err) else ""
         return {"run_id": job["run_id"], "status": "failed", "error": f"{type(err).__name__}: {first}".rstrip(": "),
                 "detail": traceback.format_exc(limit=20)}
