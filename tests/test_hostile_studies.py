@@ -259,6 +259,52 @@ def decompression_bomb(tmp):
     return train_on(tmp)
 
 
+# -- more commands on studies -----------------------------------------------------------------------
+
+def report_onto_a_file(tmp):
+    study = copy_study(tmp / "s")
+    (tmp / "notes.txt").write_text("keep me")
+    return ["report", study, "--out", tmp / "notes.txt"]
+
+
+def report_onto_a_folder(tmp):
+    study = copy_study(tmp / "s")
+    (tmp / "papers").mkdir()
+    (tmp / "papers" / "draft.tex").write_text("keep me")
+    return ["report", study, "--out", tmp / "papers"]
+
+
+def audit_corrupt(tmp):
+    return ["audit", sqlite_replaced(corrupt)(tmp)[1]]
+
+
+def results_table_less(tmp):
+    return ["results", sqlite_replaced(table_less)(tmp)[1]]
+
+
+def run_read_only_copy(tmp):
+    from study_fixture import make_read_only, make_writable
+
+    study = copy_study(tmp / "s")
+    if not make_read_only(study):
+        pytest.skip("cannot make a directory read-only here")
+    _CLEANUP.append(lambda: make_writable(study))
+    return ["run", study, "--no-progress"]
+
+
+def changed_data(tmp):
+    """A finished study on IDX files whose pixels were rewritten (same names, same sizes)."""
+    from prunebench.cli import main
+    from test_data_fingerprint import study as fp_study, write_idx
+
+    write_idx(tmp / "data")
+    path = tmp / "fp.yaml"
+    path.write_text(yaml.safe_dump(fp_study(tmp / "data")))
+    assert main(["run", str(path), "--out", str(tmp / "out"), "--no-progress"]) == 0
+    write_idx(tmp / "data", seed=1)
+    return ["run", path, "--out", tmp / "out", "--no-progress"]
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PRUNEBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
@@ -298,6 +344,13 @@ CASES = [
     Case("self-referencing symlink as a class folder", symlink_loop_class, "refers to itself"),
     Case("dangling symlink among the images", dangling_symlink_image, "symlink to nothing"),
     Case("decompression bomb among the images", decompression_bomb, "decompression bomb"),
+    Case("report --out onto a file", report_onto_a_file, "not a directory"),
+    Case("report --out onto a folder of other things", report_onto_a_folder, "other things than a report"),
+    Case("audit of a corrupt study.sqlite", audit_corrupt, "not a prunebench study database"),
+    Case("results of a table-less study.sqlite", results_table_less, "no attempts, meta, runs table"),
+    Case("run on a read-only copy", run_read_only_copy, "not permitted"),
+    Case("resume after the data changed", changed_data, "data set 'mnist' changed",
+         may_create=("out/study.sqlite-shm", "out/study.sqlite-wal")),
 ]
 
 

@@ -27,6 +27,19 @@ def add_comparison_flags(p: argparse.ArgumentParser) -> None:
                         "(the factor under test), none (every arm vs the reference); default: the study's own")
 
 
+def check_report_dir(path: Path) -> None:
+    """A report directory given with --out is replaced as a whole: it must be new, empty, or hold a
+    report already (never a file, never a folder of other things)."""
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise ConfigError(f"{path}: exists and is not a directory (the report is a folder)")
+    entries = {p.name for p in path.iterdir()}
+    if entries and not entries & {"report.html", "report.md"}:
+        raise ConfigError(f"{path}: a folder that holds other things than a report (it would be replaced "
+                          "as a whole); choose a new or empty folder with --out")
+
+
 def _report(args: argparse.Namespace) -> int:
     from ..report import write_report
     from ..study.rows import audit_study, study_meta, study_rows
@@ -35,6 +48,8 @@ def _report(args: argparse.Namespace) -> int:
     study_dir = Path(args.study_dir)
     if not db_path(study_dir).exists():
         raise ConfigError(f"{study_dir}: not a study directory (no study.sqlite); run `prunebench run STUDY.yaml` first")
+    report_dir = Path(args.out) if args.out else None
+    check_report_dir(report_dir if report_dir is not None else study_dir / "report")  # before any reading
     rows = study_rows(study_dir)
     if not rows:
         raise ConfigError(f"{study_dir}: the study has no runs yet")
@@ -52,18 +67,16 @@ def _report(args: argparse.Namespace) -> int:
     plan = comparison_plan(meta, reference=args.reference, compare=args.compare)
     meta.update(plan)
     audit = audit_study(study_dir, reference=args.reference, compare=args.compare)
-    report_dir = Path(args.out) if args.out else None
     try:
         html = write_report(study_dir, rows, meta, audit, report_dir=report_dir)
     except OSError as err:
         if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and report_dir is None:
             raise ConfigError(f"{study_dir}: cannot write the report there ({os.strerror(err.errno)}); "
                               "give --out REPORT_DIR") from None
-        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            where = report_dir or study_dir / "report"
-            raise ConfigError(f"{where}: cannot write the report ({os.strerror(err.errno)}: disk full?); "
-                              "any previous report is unchanged") from None
-        raise
+        where = report_dir or study_dir / "report"
+        hint = ": disk full?" if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+        raise ConfigError(f"{where}: cannot write the report ({err.strerror or err}{hint}); "
+                          "any previous report is unchanged") from None
     from ..report.checks import reader_warnings
 
     for line in reader_warnings(rows):  # the report's warnings, on the console too
