@@ -255,9 +255,9 @@ def validate(cls: type[S], data: Any, source: str = "spec") -> S:
 #: Limits of a YAML input (study files, configs), checked while it is read, before anything is built:
 #: its size in bytes, its nesting depth, and its size in nodes once aliases are expanded (an alias
 #: counts as the whole node it names, so an "alias bomb" is refused instead of growing to gigabytes).
-MAX_YAML_BYTES = 4 * 1024 * 1024
+MAX_YAML_BYTES = 1024 * 1024
 MAX_YAML_DEPTH = 100
-MAX_YAML_NODES = 1_000_000
+MAX_YAML_NODES = 100_000
 
 
 class _BoundedLoader(yaml.SafeLoader):
