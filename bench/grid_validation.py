@@ -22,12 +22,14 @@ CHILD = r"""
 import json, resource, sys, time
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 from prunebench.study.driver import prepare
+import prunebench.models, prunebench.pipeline, prunebench.pruning  # torch and the zoo: not the grid's
+rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
 expansion, target = prepare(sys.argv[1], sys.argv[2])
 seconds = time.perf_counter() - t0
 print(json.dumps({"runs": len(expansion.runs), "bases": len(expansion.bases), "seconds": seconds,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "rss_before_mib": rss0 / 1024}))
+                  "rss_before_mib": rss0 / 1024, "rss_imported_mib": rss1 / 1024}))
 """
 
 
@@ -64,7 +66,8 @@ def main() -> None:
         assert not (Path(tmp) / "out").exists(), "validation wrote the study directory"
     print(f"grid of {res['runs']:,} runs ({args.arms} arms x {args.ratios} ratios x {args.seeds} seeds) "
           f"+ {res['bases']} base runs: validated in {res['seconds']:.2f} s, "
-          f"peak RSS {res['peak_rss_mib']:.0f} MiB (before importing prunebench: {res['rss_before_mib']:.0f} MiB)")
+          f"peak RSS {res['peak_rss_mib']:.0f} MiB (after importing prunebench and torch, before validating: "
+          f"{res['rss_imported_mib']:.0f} MiB; before any import: {res['rss_before_mib']:.0f} MiB)")
 
 
 if __name__ == "__main__":
