@@ -8,9 +8,10 @@ computed on other data.
 
 Which files a loader read is observed, not declared: an audit hook (``sys.addaudithook``, installed on
 first use, idle outside a recording) sees every file opened for reading and every folder listed while
-the loader runs. Files of Python itself (modules a loader imports lazily) and of ``/proc``, ``/sys``
-and ``/dev`` are left out. A loader that consults files it does not open (a decoded cache keyed by
-their names) calls :func:`note_read` for them, and :func:`ignore` for its own derived cache.
+the loader runs; those under the spec's ``data_dir`` or the cache directory are kept (what an import
+or a library's own cache reads meanwhile is not the data). A loader that consults files it does not
+open (a decoded cache keyed by their names) calls :func:`note_read` for them (kept wherever they
+are), and :func:`ignore` for its own derived cache.
 
 Names are recorded relative to their root: ``data_dir`` (the spec's; moving the same files elsewhere
 keeps the fingerprint), ``cache`` (the cache directory) or an absolute path. Content is hashed from
@@ -44,6 +45,7 @@ class _Recorder:
         self.files: dict[str, None] = {}
         self.dirs: dict[str, None] = {}
         self.ignored: set[str] = set()
+        self.noted: dict[str, None] = {}
         self.skipped: dict[str, int] = {}
 
 
@@ -91,7 +93,7 @@ def _python_prefixes() -> tuple[str, ...]:
 def note_read(path: str | Path) -> None:
     """A file the running loader's data come from although it did not open it now (a cache hit)."""
     for rec in _active:
-        rec.files.setdefault(os.path.abspath(path), None)
+        rec.noted.setdefault(os.path.abspath(path), None)
 
 
 def note_skipped(count: int, why: str) -> None:
@@ -131,8 +133,12 @@ class _Result:
     def finish(self, raw: Any) -> dict[str, Any]:
         """The fingerprint of what was read and of the tensors ``raw`` holds (call before anything
         changes them); handed to every collector that is open."""
-        fp = fingerprint(self.spec, [f for f in self.rec.files if f not in self.rec.ignored and os.path.isfile(f)],
-                         [d for d in self.rec.dirs if os.path.isdir(d)], tensor_digest(raw))
+        roots = [root for _, root in _roots(getattr(self.spec, "data_dir", None))]
+        data_root = roots[:1] if getattr(self.spec, "data_dir", None) else []
+        files = [f for f in {**{f: None for f in self.rec.files if _under(f, roots)}, **self.rec.noted}
+                 if f not in self.rec.ignored and os.path.isfile(f)]
+        dirs = [d for d in self.rec.dirs if _under(d, data_root, inclusive=True) and os.path.isdir(d)]
+        fp = fingerprint(self.spec, files, dirs, tensor_digest(raw))
         if self.rec.skipped:
             fp["skipped"] = dict(self.rec.skipped)
         self.fingerprint = fp
@@ -169,6 +175,11 @@ def _roots(data_dir: str | None) -> list[tuple[str, Path]]:
         roots.append(("data_dir", Path(data_dir).expanduser().resolve()))
     roots.append(("cache", cache_dir().expanduser().resolve()))
     return roots
+
+
+def _under(path: str, roots: list[Path], inclusive: bool = False) -> bool:
+    resolved = Path(path).resolve()
+    return any((inclusive and resolved == root) or root in resolved.parents for root in roots)
 
 
 def _relative(path: str, roots: list[tuple[str, Path]]) -> tuple[str, str]:
