@@ -106,3 +106,23 @@ def test_a_full_disk_during_run_stops_in_one_line_and_resume_gives_the_same_resu
         assert cli(["run", path, "--out", clean_dir, "--no-progress"], capsys)[0] == 0
     _, clean, _ = cli(["results", clean_dir], capsys)
     assert resumed == clean and clean.count("\n") == 3
+
+
+def test_a_full_disk_under_other_commands_is_one_line_too(tmp_path):
+    """`prunebench train` writing its model directory (safetensors reports the error as "os error 27")."""
+    proc = limited(["train", "--model", "mlp", "--data", "synthetic", "--epochs", "1", "--lr-schedule", "0:0.1",
+                    "--out", tmp_path / "m"], 20_000, tmp_path)
+    assert "disk full" in one_error_line(proc)
+    assert not (tmp_path / "m").exists()
+
+
+def test_output_piped_into_head_is_not_an_error(tmp_path):
+    """A closed stdout (``| head``) ends quietly with status 0, as before the storage errors were added."""
+    study = copy_study(tmp_path / "s")
+    env = {**os.environ, "PRUNEBENCH_PROGRESS": "0"}
+    code = "import sys; from prunebench.cli import main; sys.exit(main())"
+    proc = subprocess.Popen([sys.executable, "-c", code, "results", str(study)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 0
+    assert b"Traceback" not in proc.stderr.read()

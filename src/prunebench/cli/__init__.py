@@ -13,7 +13,7 @@ import os
 import importlib
 import sys
 
-from ..errors import PrunebenchError
+from ..errors import PrunebenchError, disk_error
 
 #: Command-group modules, in the order their commands appear in ``--help``.
 GROUPS = ["train", "pipeline", "prune", "study", "report", "info", "audit", "literature"]
@@ -66,20 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     except PrunebenchError as err:
         print(f"prunebench: error: {err}", file=sys.stderr)
         return 2
-    except OSError as err:
-        message = os_error_line(err)
-        if message is None:
-            raise
-        print(f"prunebench: error: {message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("prunebench: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like: not an error of ours
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as err:  # the machine's state, not a bug: read-only, no permission, disk full
+        message = os_error_line(err) if isinstance(err, OSError) else None
+        message = message or disk_error(err)  # also a library's error that carries it ("os error 28")
+        if message is None:
+            raise
+        print(f"prunebench: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

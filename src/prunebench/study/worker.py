@@ -8,10 +8,8 @@ instead of running the job again).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
-import re
 import signal
 import time
 import traceback
@@ -19,30 +17,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..artifacts import read_history
+from ..errors import disk_error
 from .provenance import run_provenance
-
-
-#: errno values that say the disk (not the run) failed: no space, quota, file too large, read-only.
-DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
-
-
-_OS_ERROR_TEXT = re.compile(r"os error (\d+)")
-
-
-def disk_error(err: BaseException) -> str | None:
-    """The one-line message when ``err`` (or what caused it) says the disk is full, over quota, or
-    read-only, or a file hit its size limit: an OSError with such an errno, or a library's error that
-    carries one as ``(os error N)`` (safetensors). None for any other error."""
-    seen = 0
-    while err is not None and seen < 10:
-        if isinstance(err, OSError) and err.errno in DISK_ERRNOS:
-            where = f" {err.filename}" if err.filename else ""
-            return f"cannot write{where} ({os.strerror(err.errno)}: disk full?)"
-        found = _OS_ERROR_TEXT.search(str(err))
-        if found and int(found.group(1)) in DISK_ERRNOS:
-            return f"cannot write the run's files ({os.strerror(int(found.group(1)))}: disk full?)"
-        err, seen = err.__cause__ or err.__context__, seen + 1
-    return None
 
 
 def init_worker(threads: int) -> None:
