@@ -110,6 +110,18 @@ def endless_epochs(tmp):
     return with_keys(tmp, base={**STUDY["base"], "epochs": 1_000_000_000})
 
 
+def train_config_bomb(tmp):
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    (tmp / "train.yaml").write_text("model: {name: mlp}\n" + "\n".join(lines) + "\n")
+    return ["train", "--config", tmp / "train.yaml", "--out", tmp / "m"]
+
+
+def train_config_duplicate(tmp):
+    (tmp / "train.yaml").write_text("model: {name: mlp}\ntrain: {epochs: 1}\ntrain: {epochs: 2}\n")
+    return ["train", "--config", tmp / "train.yaml", "--out", tmp / "m"]
+
+
 def train_endless_epochs(tmp):
     return ["train", "--model", "mlp", "--data", "synthetic", "--epochs", "1000000000", "--out", tmp / "m"]
 
@@ -328,6 +340,8 @@ CASES = [
     Case("width: 10000000", wide_model, "parameters"),
     Case("epochs: 1000000000 in a study", endless_epochs, "100000"),
     Case("train --epochs 1000000000", train_endless_epochs, "100000"),
+    Case("alias bomb in a train --config", train_config_bomb, "aliases are expanded"),
+    Case("duplicate key in a train --config", train_config_duplicate, "duplicate key 'train'"),
     Case("corrupt study.sqlite", sqlite_replaced(corrupt), "not a prunebench study database"),
     Case("table-less study.sqlite", sqlite_replaced(table_less), "no attempts, meta, runs table"),
     Case("empty study.sqlite", sqlite_replaced(empty_file), "not a prunebench study database"),
