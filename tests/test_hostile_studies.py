@@ -362,7 +362,7 @@ CASES = [
     Case("report --out onto a folder of other things", report_onto_a_folder, "other things than a report"),
     Case("audit of a corrupt study.sqlite", audit_corrupt, "not a prunebench study database"),
     Case("results of a table-less study.sqlite", results_table_less, "no attempts, meta, runs table"),
-    Case("run on a read-only copy", run_read_only_copy, "not permitted"),
+    Case("run on a read-only copy", run_read_only_copy, "(read-only?)"),
     Case("resume after the data changed", changed_data, "data set 'mnist' changed",
          may_create=("out/study.sqlite-shm", "out/study.sqlite-wal")),
 ]

@@ -48,7 +48,7 @@ def os_error_line(err: OSError) -> str | None:
     if err.errno not in STORAGE_ERRNOS:
         return None
     where = f"{err.filename}: " if err.filename else ""
-    hint = " (disk full?)" if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    hint = " (disk full?)" if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else " (read-only?)"
     return f"{where}{os.strerror(err.errno)}{hint}"
 
 
