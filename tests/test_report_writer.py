@@ -200,7 +200,7 @@ def test_lr_decay_epochs_and_helpers():
     assert lr_decay_epochs(cosine) == []  # continuous schedule: nothing to mark
     agg = aggregate(full_rows(), "scratch")
     facts, short = audit_lines({"pairs": [], "summary": {}})
-    assert "no comparison could be audited" in facts[0] and short == []
+    assert "nothing to audit" in facts[0] and short == []
     assert any("ratio 0.7" in r for r in recommendations(full_rows(), agg))
 
 

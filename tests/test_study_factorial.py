@@ -197,7 +197,7 @@ def test_run_dir_resumes_the_study_it_holds(factorial_dir, cli_main, capsys, tmp
     finally:
         store.close()
     # The recorded study file gone: DIR/study.yaml (the expanded study) is read back, same runs, same ids.
-    store = Store.open(out)
+    store = Store.open(out, write=True)
     try:
         store.set_meta("study_file", str(tmp_path / "gone.yaml"))
     finally:

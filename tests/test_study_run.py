@@ -89,7 +89,7 @@ def test_rows_and_fairness_audit(finished):
 def test_driver_killed_after_worker_finished_is_recovered_not_rerun(finished, tmp_path):
     """The window between a worker writing its model directory and the driver recording it."""
     path, out = copy_study(finished, tmp_path)
-    store = Store.open(out)
+    store = Store.open(out, write=True)
     run = store.rows(kind="run")[0]["run_id"]
     base = store.rows(kind="base")[0]["run_id"]
     with store.conn:
@@ -106,7 +106,7 @@ def test_driver_killed_after_worker_finished_is_recovered_not_rerun(finished, tm
 
 def test_running_run_of_dead_driver_is_requeued(finished, tmp_path):
     path, out = copy_study(finished, tmp_path)
-    store = Store.open(out)
+    store = Store.open(out, write=True)
     row = store.rows(kind="run")[-1]
     with store.conn:
         store.conn.execute("UPDATE runs SET status = 'running' WHERE run_id = ?", (row["run_id"],))

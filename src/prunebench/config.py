@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from pathlib import Path
 import types
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
@@ -81,6 +82,11 @@ def _bool_for_number(tp: Any, value: Any) -> bool:
         items = [a for m in members if get_origin(m) in (list, tuple) for a in get_args(m) if a is not Ellipsis]
         return bool(items) and any(_bool_for_number(t, v) for v in value for t in items[:1])
     return False
+
+
+#: The most epochs a training run may have (a larger number is a typo that would allocate its
+#: per-epoch schedule before the first step).
+MAX_EPOCHS = 100_000
 
 
 class Spec(BaseModel):
@@ -185,7 +191,7 @@ class TrainSpec(Spec):
     """One (re)training recipe: SGD with momentum, a written-out LR schedule, a seed."""
 
     # The default recipe is the tuned one for cnn1d on MNIST-1D (models/cnn1d.py: ~98% test accuracy).
-    epochs: int = Field(default=40, ge=0)
+    epochs: int = Field(default=40, ge=0, le=MAX_EPOCHS)
     lr_schedule: str = "0:0.1,20:0.01,30:0.001"
     batch_size: int = Field(default=128, gt=0)
     optimizer: Literal["sgd"] = "sgd"
@@ -249,6 +255,15 @@ class TrainRunSpec(Spec):
 # YAML / JSON I/O with one-line errors
 
 
+def _short_repr(value: Any) -> str:
+    """A bounded repr of an input (a giant value is shown by its start, never walked whole)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxlevel = 60, 60, 6, 6, 3
+    return r.repr(value)
+
+
 def format_validation_error(err: ValidationError, source: str) -> str:
     parts = []
     for e in err.errors():
@@ -259,7 +274,7 @@ def format_validation_error(err: ValidationError, source: str) -> str:
             parts.append(f"missing key {loc!r}")
         else:
             msg = e["msg"].removeprefix("Value error, ")
-            parts.append(f"{loc}: {msg} (got {e.get('input')!r})")
+            parts.append(f"{loc}: {msg} (got {_short_repr(e.get('input'))})")
     return f"{source}: " + "; ".join(parts)
 
 
@@ -276,16 +291,114 @@ def validate(cls: type[S], data: Any, source: str = "spec") -> S:
         raise type(err)(f"{source}: {err}") from None
 
 
-def read_yaml(path: str | Path) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: no such file")
+#: Limits of a YAML input (study files, configs), checked while it is read, before anything is built:
+#: its size in bytes, its nesting depth, and its size in nodes once aliases are expanded (an alias
+#: counts as the whole node it names, so an "alias bomb" is refused instead of growing to gigabytes).
+MAX_YAML_BYTES = 1024 * 1024
+MAX_YAML_DEPTH = 100
+MAX_YAML_NODES = 100_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, counting depth and (alias-expanded) nodes while it composes, and
+    refusing duplicate keys in a mapping."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None and id(node) not in self._sizes:
+                raise _YamlLimit(f"alias *{event.anchor} refers to the node that contains it", event.start_mark)
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise _YamlLimit(f"nested deeper than {MAX_YAML_DEPTH} levels", self.peek_event().start_mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        size = self._sizes.get(id(node))
+        if size is None:
+            if isinstance(node, yaml.SequenceNode):
+                size = 1 + sum(self._sizes.get(id(c), 1) for c in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                size = 1 + sum(self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1) for k, v in node.value)
+                self._check_keys(node)
+            else:
+                size = 1
+            self._sizes[id(node)] = size
+        if size > MAX_YAML_NODES:
+            raise _YamlLimit(f"more than {MAX_YAML_NODES:,} values once its aliases are expanded", node.start_mark)
+        return node
+
+    @staticmethod
+    def _check_keys(node: Any) -> None:
+        seen: set[tuple[str, str]] = set()
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                ident = (key.tag, key.value)
+                if ident in seen:
+                    raise _YamlLimit(f"duplicate key {key.value!r}", key.start_mark)
+                seen.add(ident)
+
+
+class _YamlLimit(Exception):
+    def __init__(self, what: str, mark: Any) -> None:
+        super().__init__(what)
+        self.what, self.mark = what, mark
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """The content of one YAML document, within the limits above; one-line ConfigErrors otherwise."""
+    loader = _BoundedLoader(text)
     try:
-        return yaml.safe_load(p.read_text())
+        return loader.get_single_data()
+    except _YamlLimit as err:
+        where = f" at line {err.mark.line + 1}" if err.mark is not None else ""
+        raise ConfigError(f"{source}: refused{where}: {err.what}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}: not valid YAML{where}") from None
+        raise ConfigError(f"{source}: not valid YAML{where}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: refused: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content. The file must be a regular file (a FIFO, a device or ``/dev/stdin``
+    could block or be endless) of at most MAX_YAML_BYTES of UTF-8 text."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot be read ({err.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"{p}: is a directory, not a YAML file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{p}: not a regular file (a pipe, device or socket); give a YAML file")
+    if st.st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"{p}: {st.st_size:,} bytes, more than the {MAX_YAML_BYTES:,} a YAML input may have")
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot be read ({err.strerror})") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"{p}: more than the {MAX_YAML_BYTES:,} bytes a YAML input may have")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{p}: not UTF-8 text (byte {err.start} on line {line})") from None
+    return parse_yaml(text, str(p))
 
 
 def load_yaml(cls: type[S], path: str | Path) -> S:

@@ -8,10 +8,12 @@ on stderr and exit with status 2, no traceback.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import importlib
 import sys
 
-from ..errors import PrunebenchError
+from ..errors import PrunebenchError, disk_error
 
 #: Command-group modules, in the order their commands appear in ``--help``.
 GROUPS = ["train", "pipeline", "prune", "study", "report", "info", "audit", "literature"]
@@ -37,6 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: OS errors that are the machine's state, not a bug: said in one line (read-only, disk full, no permission).
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def os_error_line(err: OSError) -> str | None:
+    """The one-line message of a storage error (None for any other OSError: a bug keeps its traceback)."""
+    if err.errno not in STORAGE_ERRNOS:
+        return None
+    where = f"{err.filename}: " if err.filename else ""
+    hint = " (disk full?)" if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else " (read-only?)"
+    return f"{where}{os.strerror(err.errno)}{hint}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -55,10 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         print("prunebench: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like: not an error of ours
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as err:  # the machine's state, not a bug: read-only, no permission, disk full
+        message = os_error_line(err) if isinstance(err, OSError) else None
+        message = message or disk_error(err)  # also a library's error that carries it ("os error 28")
+        if message is None:
+            raise
+        print(f"prunebench: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

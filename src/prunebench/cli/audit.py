@@ -93,5 +93,6 @@ def _print_table(result: dict[str, Any], headline: str | None = None) -> None:
         table.add_row(*(Text(cell) for cell in cells))  # Text: row names are not rich markup
     # In a pipe, rich would wrap at 80 columns and fold the table's cells: there it lays out at full width.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
-    console.print(table)
+    if result["pairs"]:  # an empty table says nothing the headline does not
+        console.print(table)
     console.print(Text(headline or summary_line(summary)), soft_wrap=True)

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="plain lines instead of a progress bar")
     p.add_argument("--accept-plugin-change", action="store_true",
                    help="resume although a plug-in's source changed since the stored results (recorded in the study)")
+    p.add_argument("--accept-data-change", action="store_true",
+                   help="resume although the data files the stored results were computed on changed (recorded in the study)")
     p.add_argument("--dry-run", action="store_true",
                    help="validate and show the arms (factorial arms expanded), runs and comparisons; write nothing")
     p.set_defaults(func=cmd_run)
@@ -54,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     code = run_study(study_file, out, workers=args.workers, threads=args.threads, executor=args.executor,
                      address=args.address, workers_per_gpu=args.workers_per_gpu, progress=False if args.no_progress else None,
-                     accept_plugin_change=args.accept_plugin_change)
+                     accept_plugin_change=args.accept_plugin_change, accept_data_change=args.accept_data_change)
     print_reader_warnings(out or Path("runs") / _study_name(study_file))
     return code
 
@@ -164,8 +166,8 @@ def format_status(status: dict[str, Any]) -> str:
         f"  base runs: {_counts(status['bases'])}",
         f"  pipeline runs: {_counts(status['runs'])}",
     ]
-    stale = status["all"].get("running", 0)
-    if stale and not status.get("driver_running", True):
+    stale = status["all"].get("interrupted", 0)
+    if stale:
         lines.append(f"  no driver is running: {stale} run(s) marked running were interrupted; "
                      "`prunebench run` resumes them from their last epoch checkpoint")
     for r in status["notable"]:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ..errors import DataError
+from . import fingerprint
 from .base import DATASETS, RawData, release_freed_memory
 
 
@@ -163,8 +164,10 @@ def load_data(spec, *, compact: bool = False) -> DataBundle:
     ``compact=True`` keeps 8-bit images as uint8 (normalised per batch by ``DataBundle.prepare``) and
     reuses the memory of the loader's tensors: a loader must return fresh tensors (see
     docs/extending.md)."""
-    raw = DATASETS.get(spec.name)(spec)
+    with fingerprint.recording(spec) as seen:  # which files the loader reads: the run's data fingerprint
+        raw = DATASETS.get(spec.name)(spec)
     raw.check()
+    seen.finish(raw)
     _check_spec_shape(spec, raw)
     if len(raw.test_x) == 0:  # every accuracy would be 0/0
         raise DataError(f"{raw.name}: the test split is empty (0 examples)")

@@ -9,14 +9,19 @@ N x 3 x S x S bytes (four times that for ``load_data`` without ``compact``).
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import DataError
+from . import fingerprint
 from .base import register_dataset, RawData, cache_dir
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
@@ -33,30 +38,76 @@ def _split_dirs(root: Path) -> tuple[Path, Path]:
     return root / "train", test
 
 
-def _files(split: Path, classes: list[str]) -> list[tuple[Path, int]]:
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file (a symlink is followed); a symlink that loops or points
+    nowhere is refused in one line, as is a file that cannot be looked at."""
+    try:
+        st = path.stat()
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise DataError(f"imagefolder: {path} is a symlink that refers to itself (a loop)") from None
+        if path.is_symlink():
+            raise DataError(f"imagefolder: {path} is a symlink to nothing ({os.readlink(path)})") from None
+        raise DataError(f"imagefolder: cannot read {path} ({err.strerror})") from None
+    return stat.S_ISREG(st.st_mode)
+
+
+def _class_dirs(train_dir: Path) -> list[str]:
+    names = []
+    for p in train_dir.iterdir():
+        if p.is_symlink():
+            _regular(p)  # refuses a loop or a dangling link
+        if p.is_dir():
+            names.append(p.name)
+    return sorted(names)
+
+
+def _files(split: Path, classes: list[str], skipped: list[Path]) -> list[tuple[Path, int]]:
+    """The images of a split by class. A FIFO, socket or device (whatever its name) would block or
+    never end in the decoder: it is skipped and counted in ``skipped``."""
     items = []
     for label, name in enumerate(classes):
         folder = split / name
         if not folder.is_dir():
             raise DataError(f"imagefolder: class {name!r} of train/ has no folder in {split}")
-        items += [(p, label) for p in sorted(folder.iterdir()) if p.suffix.lower() in EXTENSIONS]
+        for p in sorted(folder.iterdir()):
+            if p.is_dir() and not p.is_symlink():
+                continue
+            if not _regular(p):
+                if not p.is_dir():
+                    skipped.append(p)
+                continue
+            if p.suffix.lower() in EXTENSIONS:
+                items.append((p, label))
     if not items:
         raise DataError(f"imagefolder: no images ({', '.join(EXTENSIONS)}) under {split}")
     return items
+
+
+#: The most pixels an image may have (width x height, read from its header before decoding): a
+#: larger one is refused as a decompression bomb (a small file that decodes to gigabytes).
+MAX_IMAGE_PIXELS = 64 * 1024 * 1024
 
 
 def _decode(path: Path, size: int) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_IMAGE_PIXELS:
+                    raise DataError(f"imagefolder: {path} is {img.width}x{img.height} pixels, more than "
+                                    f"{MAX_IMAGE_PIXELS:,}: refused as a decompression bomb")
+                img = img.convert("RGB")
             short = round(size * 8 / 7)
             scale = short / min(img.size)
             img = img.resize((max(short, round(img.width * scale)), max(short, round(img.height * scale))), Image.BILINEAR)
             left, top = (img.width - size) // 2, (img.height - size) // 2
             img = img.crop((left, top, left + size, top + size))
             return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise DataError(f"imagefolder: {path} refused as a decompression bomb ({err})") from None
     except (UnidentifiedImageError, OSError) as err:
         raise DataError(f"imagefolder: cannot decode {path} ({err.__class__.__name__})") from None
 
@@ -80,11 +131,19 @@ def load_imagefolder(spec) -> RawData:
         raise DataError("imagefolder needs data_dir: a folder with train/ and val/, one subfolder per class")
     size = spec.image_size or DEFAULT_SIZE
     train_dir, test_dir = _split_dirs(Path(spec.data_dir).expanduser())
-    classes = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
+    classes = _class_dirs(train_dir)
     if len(classes) < 2:
         raise DataError(f"imagefolder: {train_dir} has {len(classes)} class folders; need at least 2")
-    train, test = _files(train_dir, classes), _files(test_dir, classes)
+    skipped: list[Path] = []
+    train, test = _files(train_dir, classes, skipped), _files(test_dir, classes, skipped)
+    if skipped:
+        fingerprint.note_skipped(len(skipped), "not a regular file (FIFO, socket or device)")
+        print(f"prunebench: note: imagefolder: skipped {len(skipped)} file(s) that are not regular files "
+              f"(FIFO, socket or device), e.g. {skipped[0]}", file=sys.stderr)
     path = cache_dir() / "imagefolder" / f"{_cache_key(train + test, size)}.npz"
+    fingerprint.ignore(path)  # derived from the images below, which are the data
+    for p, _ in train + test:
+        fingerprint.note_read(p)
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             arrays = [z[k] for k in ("train_x", "train_y", "test_x", "test_y")]

@@ -97,6 +97,8 @@ def _weakest(setups: list[str | None]) -> str | None:
 def summary_line(summary: dict[str, Any]) -> str:
     """One sentence a person can read: the study's setup and what keeps it from the target."""
     ref, target = summary["reference"], summary["target"]
+    if not summary.get("n_pairs"):
+        return f"nothing to audit: no comparison with {ref!r}."
     met = summary["strictest"]
     head = f"every comparison with {ref!r} meets {met}" if met else f"not every comparison with {ref!r} meets S1"
     if summary["meets_target"]:

@@ -65,19 +65,21 @@ def to_markdown(blocks: list[Block], figure_dir: str = "figures") -> str:
     out = []
     for b in blocks:
         if isinstance(b, Heading):
-            out.append("#" * b.level + " " + b.text + "\n")
+            out.append("#" * b.level + " " + tables.md_text(b.text, inline=True) + "\n")
         elif isinstance(b, Para):
-            out.append(b.text + "\n")
+            out.append(tables.md_text(b.text) + "\n")
         elif isinstance(b, Bullets):
-            out.append("\n".join(f"- {i}" for i in b.items) + "\n" if b.items else f"_{b.empty}_\n")
+            out.append("\n".join(f"- {tables.md_text(i, inline=True)}" for i in b.items) + "\n" if b.items
+                       else f"_{tables.md_text(b.empty, inline=True)}_\n")
         elif isinstance(b, TableBlock):
             out.append(tables.to_markdown(b.table))
         elif isinstance(b, FigureBlock):
             info = b.info
+            title = tables.md_text(info.title, inline=True)
             if info.path is None:
-                out.append(f"_{info.title}: skipped ({info.note})._\n")
+                out.append(f"_{title}: skipped ({tables.md_text(info.note or '', inline=True)})._\n")
             else:
-                out.append(f"![{info.title}]({figure_dir}/{info.path.name})\n")
+                out.append(f"![{title}]({figure_dir}/{info.path.name})\n")
     return "\n".join(out)
 
 

@@ -78,7 +78,11 @@ def study_headline(audit: dict) -> str:
                      "(no shared base; judged by SX-A / SX-B): "
                      f"SX-A holds in {held['SX-A']}, SX-B in {held['SX-B']}; {short} hold neither")
     if not parts:
-        parts.append("no comparison could be audited")
+        skipped = summary.get("skipped") or []
+        parts.append(f"nothing to audit: no arm's finished run has a finished reference run to compare with "
+                     f"({len(skipped)} (ratio, seed) group(s) lack their reference's run)" if skipped
+                     else "nothing to audit: no pair of finished runs (an arm's and its reference's, same ratio "
+                          "and seed) yet")
     compare = summary.get("compare") or {}
     if compare.get("within"):
         varied = ", ".join(compare["within"])

@@ -26,6 +26,13 @@ class FigureInfo:
     note: str | None = None  # why it was skipped
 
 
+def mpl_text(text: str) -> str:
+    """A name as matplotlib shows it literally: ``$`` would start mathtext (a parse error in the report
+    for ``$x$``-like names), a leading ``_`` would drop the entry from the legend."""
+    text = str(text).replace("$", r"\$")
+    return " " + text if text.startswith("_") else text
+
+
 def _new_figure(ncols: int = 1, nrows: int = 1, width: float = 4.4, height: float = 3.4):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -102,7 +109,7 @@ def _curves(agg: Aggregate, rows: Sequence[dict], key: str, scale: float, ylabel
                 continue
             lows.append(min(m - s for m, s in zip(means, stds)))
             c = colors[arm]
-            ax.plot(epochs, means, color=c, label=f"{arm} (n={len(runs)})")
+            ax.plot(epochs, means, color=c, label=mpl_text(f"{arm} (n={len(runs)})"))
             ax.fill_between(epochs, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)],
                             color=c, alpha=0.2, linewidth=0)
             for e in lr_decay_epochs(runs[0].get("history") or []):
@@ -146,7 +153,7 @@ def _bar_panel(ax, agg: Aggregate, key: str, colors) -> bool:
                 ys.append(st.mean * 100)
                 es.append((st.std or 0.0) * 100)
         if xs:
-            bars = ax.bar(xs, ys, width, yerr=es, capsize=3, color=colors[arm], label=arm)
+            bars = ax.bar(xs, ys, width, yerr=es, capsize=3, color=colors[arm], label=mpl_text(arm))
             ax.bar_label(bars, fmt="%.1f", fontsize=7, label_type="center", color="white")
             drawn = True
     ax.set_xticks(range(len(agg.ratios)), [f"{r:g}" for r in agg.ratios])
@@ -179,12 +186,12 @@ def plot_accuracy_vs_ratio(agg, rows, paper=None):
         if pts:
             ax.errorbar([p[0] for p in pts], [p[1].mean * 100 for p in pts],
                         yerr=[(p[1].std or 0.0) * 100 for p in pts], color=colors[arm], marker="o",
-                        capsize=3, label=arm)
+                        capsize=3, label=mpl_text(arm))
         published = paper_numbers(paper, arm)
         if published:
             xs = sorted(published)
             ax.plot(xs, [published[x] for x in xs], color=colors[arm], linestyle="--", marker="x",
-                    label=f"paper: {arm}")
+                    label=mpl_text(f"paper: {arm}"))
     ax.set_xlabel("pruning ratio (fraction of filters removed)")
     ax.set_ylabel("final test accuracy (%)")
     ax.set_title("Final test accuracy vs pruning ratio (mean ± std)")
@@ -215,15 +222,15 @@ def plot_vs_reference(agg, rows, paper=None):
         if xs:
             drawn = True
             label = arm if not agg.references else f"{arm} − {agg.reference_of(arm)}"
-            ax.errorbar(xs, ys, yerr=[lo, hi], color=colors[arm], capsize=3, label=label)
+            ax.errorbar(xs, ys, yerr=[lo, hi], color=colors[arm], capsize=3, label=mpl_text(label))
             ax.scatter([x for x, s in zip(xs, sig) if s], [y for y, s in zip(ys, sig) if s],
                        color=colors[arm], s=60, zorder=3, marker="*")
     if not drawn:
         return f"no arm shares a ratio with finished runs of the reference arm '{ref}'"
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel("pruning ratio (fraction of filters removed)")
-    what = "its group's reference" if agg.references else f"'{ref}'"
-    ax.set_ylabel(f"accuracy − {'reference' if agg.references else ref} (percentage points)")
+    what = "its group's reference" if agg.references else f"'{mpl_text(ref)}'"
+    ax.set_ylabel(f"accuracy − {'reference' if agg.references else mpl_text(ref)} (percentage points)")
     ax.set_title(f"Each arm vs {what} (mean difference, 95% CI; ★ p < 0.05)")
     ax.legend(fontsize="small")
     return fig

@@ -70,7 +70,19 @@ def _latex_escape(s: str) -> str:
 
 
 def _md_escape(s: str) -> str:
-    return s.replace("|", r"\|")
+    """Text for one Markdown table cell: raw HTML escaped (as the HTML report does), ``|`` escaped,
+    line breaks made spaces (a newline would end the table row)."""
+    return md_text(s, inline=True).replace("|", r"\|")
+
+
+def md_text(s: str, *, inline: bool = False) -> str:
+    """Text for Markdown: ``<`` as ``&lt;``, so raw HTML in a description or an arm name is shown, not
+    rendered (no tag can start without it; ``>=`` stays readable), ``$`` as ``\\$``; ``inline``: line breaks (and other
+    control characters) as spaces."""
+    out = str(s).replace("<", "&lt;").replace("$", "\\$")  # "$" would start math where Markdown renders it
+    if inline:
+        out = "".join(" " if c in "\r\n\t\v\f" or ord(c) < 32 else c for c in out)
+    return out
 
 
 _PLAIN = _Style("±", MARK, "", "", _identity, "–")

@@ -171,13 +171,16 @@ def _swap_in(new: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_report(study_dir: Path, rows: list[dict], meta: dict, audit: dict | None = None) -> Path:
+def write_report(study_dir: Path, rows: list[dict], meta: dict, audit: dict | None = None, *,
+                 report_dir: Path | None = None) -> Path:
     """Write report.html (self-contained), report.md, tables.tex, tables.csv, results.csv, history.csv
-    and figures/*.png under study_dir/report/. Returns the path of report.html."""
-    study_dir = Path(study_dir)
-    study_dir.mkdir(parents=True, exist_ok=True)
-    final = study_dir / "report"
-    tmp = Path(tempfile.mkdtemp(prefix=".report-new-", dir=study_dir))
+    and figures/*.png under study_dir/report/ (or ``report_dir``). Returns the path of report.html.
+    Temporary folders an interrupted report left beside it are removed first."""
+    final = Path(report_dir) if report_dir is not None else Path(study_dir) / "report"
+    parent = final.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(parent)
+    tmp = Path(tempfile.mkdtemp(prefix=".report-new-", dir=parent))
     tmp.chmod(0o755)  # mkdtemp's 0700 would make the report private to its writer
     try:
         _write_all(tmp, rows, meta, audit)
@@ -186,6 +189,26 @@ def write_report(study_dir: Path, rows: list[dict], meta: dict, audit: dict | No
         raise
     _swap_in(tmp, final)
     return final / "report.html"
+
+
+def clean_leftovers(parent: Path) -> list[Path]:
+    """Remove the ``.report-new-*`` / ``.report-old-*`` folders a killed report left in ``parent``
+    (a live report's folder is younger than a minute and is left alone)."""
+    import time
+
+    gone = []
+    for path in list(parent.glob(".report-new-*")) + list(parent.glob(".report-old-*")):
+        try:
+            if path.is_dir() and not path.is_symlink() and time.time() - path.stat().st_mtime > LEFTOVER_AGE_S:
+                shutil.rmtree(path)
+                gone.append(path)
+        except OSError:
+            continue
+    return gone
+
+
+#: A temporary report folder older than this is a leftover of a killed report (seconds).
+LEFTOVER_AGE_S = 60.0
 
 
 def read_results_csv(path: Path) -> list[dict]:

@@ -11,6 +11,8 @@ import contextlib
 import fcntl
 import os
 import signal
+import socket
+import sys
 import time
 import heapq
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -23,14 +25,14 @@ import yaml
 from .. import plugins
 from ..errors import ConfigError
 from .executors import make_executor
-from .grid import Expansion, expand
+from .grid import Expansion, check_grid_size, expand, grid_size
 from .isolation import KILLED_WORKER, Suspects
 from .job import FINISHED, job_dir
 from .progress import StudyProgress
 from .provenance import run_provenance
 from .outside import check_importable, outside_origins, plugin_changes
 from .spec import StudySpec, load_study, parse_study
-from .store import Store, db_path
+from .store import Store, StoreError, db_path
 from .worker import finished_outcome
 from ..pipeline.regimes import estimated_epochs
 
@@ -39,6 +41,8 @@ def check_target(out: Path, name: str) -> None:
     """Refuse a directory that holds another study (read-only check, before anything is written)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a directory")
+    if db_path(out).exists() and not db_path(out).is_file():
+        raise ConfigError(f"{db_path(out)}: exists and is not a file (a study database is a file)")
     if db_path(out).is_file():
         store = Store.open(out)
         try:
@@ -56,7 +60,14 @@ def driver_lock(out: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConfigError(f"{out}: another prunebench run is driving this study") from None
+            fh.seek(0)
+            who = fh.read().strip()
+            raise ConfigError(f"{out}: another prunebench run is driving this study"
+                              + (f" ({who})" if who else "")) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")  # who holds it, for the lock messages
+        fh.flush()
         yield
 
 
@@ -89,9 +100,19 @@ def as_study(study: StudyInput) -> tuple[StudySpec, Path | None]:
     raise ConfigError(f"a study is a StudySpec, a dict or a path to a study file, got {type(study).__name__}")
 
 
-def prepare(study: StudyInput, out: str | Path | None, *, in_process: bool = True) -> tuple[Expansion, Path]:
-    """Everything that can be wrong with the input is found here; nothing is written."""
+#: A grid of at least this many runs says its size before it is validated (a few seconds per 10^5).
+ANNOUNCE_RUNS = 1000
+
+
+def prepare(study: StudyInput, out: str | Path | None, *, in_process: bool = True,
+            quiet: bool = False) -> tuple[Expansion, Path]:
+    """Everything that can be wrong with the input is found here; nothing is written. A large grid
+    prints its size (on stderr) first, unless ``quiet``."""
     spec, study_file = as_study(study)
+    size = grid_size(spec)
+    check_grid_size(spec, str(study_file or "study"))
+    if size >= ANNOUNCE_RUNS and not quiet:
+        print(f"study {spec.name!r}: validating {size:,} runs ...", file=sys.stderr, flush=True)
     expansion = expand(spec, study_file)
     check_importable(outside_origins(j.spec for j in expansion.jobs), in_process)
     target = Path(out) if out else Path("runs") / spec.name
@@ -114,6 +135,43 @@ def check_plugins(store: Store, accept_change: bool) -> None:
     log = list(store.get_meta("plugin_changes") or [])
     log.append({"at": time.time(), "changes": changes})
     store.set_meta("plugin_changes", log)
+
+
+def data_changes(store: Store, data_dir: str | None) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The recorded data fingerprints of finished runs whose files differ now (``data/fingerprint.py``):
+    {fingerprint digest: what differs}, and the data set of each."""
+    from ..data.fingerprint import recheck
+
+    accepted = set(store.get_meta("data_accepted") or [])
+    seen: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for row in store.rows():
+        if row["status"] not in FINISHED:
+            continue
+        for fp in (row.get("provenance") or {}).get("data") or ():
+            digest = fp.get("digest")
+            if digest in seen or digest in accepted:
+                continue
+            seen[digest] = recheck(fp, data_dir)
+            names[digest] = fp.get("dataset", "?")
+    return {d: c for d, c in seen.items() if c}, names
+
+
+def check_data(store: Store, data_dir: str | None, accept_change: bool) -> None:
+    """A resumed study must find the data its finished runs read (names, sizes, content samples of
+    their files), or say it accepts not: the change is then recorded in the study's meta
+    (``data_changes``) and the fingerprints it replaced are not checked again (``data_accepted``)."""
+    changed, names = data_changes(store, data_dir)
+    if not changed:
+        return
+    first = next(iter(changed))
+    what = f"data set {names[first]!r} changed since this study's results were recorded ({'; '.join(changed[first][:3])})"
+    if not accept_change:
+        raise ConfigError(f"{store.path.parent}: {what}; use a new --out, or --accept-data-change to go on (recorded)")
+    store.set_meta("data_accepted", sorted(set(store.get_meta("data_accepted") or []) | set(changed)))
+    log = list(store.get_meta("data_changes") or [])
+    log.append({"at": time.time(), "data_dir": data_dir, "changes": {names[d]: c for d, c in changed.items()}})
+    store.set_meta("data_changes", log)
 
 
 def write_meta(store: Store, expansion: Expansion, study_file: Path | None) -> None:
@@ -156,6 +214,7 @@ def run_study(
     *,
     plugins: Iterable[str] = (),
     accept_plugin_change: bool = False,
+    accept_data_change: bool = False,
     workers: int | None = None,
     threads: int = 1,
     executor: str = "local",
@@ -177,8 +236,14 @@ def run_study(
 
     plugin_loader.load_plugins(plugins)
     workers = 1 if workers is None else workers
-    expansion, target = prepare(study, out, in_process=executor == "local" and workers == 1)
+    expansion, target = prepare(study, out, in_process=executor == "local" and workers == 1, quiet=quiet)
     shipped = plugin_loader.worker_specs(outside_origins(j.spec for j in expansion.jobs))
+    if db_path(target).is_file() and not accept_data_change:  # refused before anything is written
+        reader = Store.open(target)
+        try:
+            check_data(reader, expansion.study.data.data_dir, False)
+        finally:
+            reader.close()
     ex = make_executor(executor, workers=workers, threads=threads, address=address, workers_per_gpu=workers_per_gpu,
                        devices_asked=[j.device for j in expansion.jobs])
     interrupted = True
@@ -188,6 +253,7 @@ def run_study(
             store = Store.create(target)
             try:
                 check_plugins(store, accept_plugin_change)
+                check_data(store, expansion.study.data.data_dir, accept_data_change)
                 write_meta(store, expansion, Path(study) if isinstance(study, (str, Path)) else None)
                 (target / "study.yaml").write_text(yaml.safe_dump(expansion.study.model_dump(mode="json"), sort_keys=False))
                 store.sync_jobs(expansion.jobs)
@@ -227,7 +293,9 @@ class Scheduler:
         except BaseException:
             # Every run still marked running goes back to pending: the ones in flight, and one whose
             # outcome was being recorded when the interrupt came (its transaction rolled back).
-            self.store.requeue([r["run_id"] for r in self.store.rows() if r["status"] == "running"])
+            # When the store itself cannot be written (disk full), the next start-up does this.
+            with contextlib.suppress(StoreError):
+                self.store.requeue([r["run_id"] for r in self.store.rows() if r["status"] == "running"])
             raise
         finally:
             self.progress.close()
@@ -316,6 +384,12 @@ class Scheduler:
         self.fresh_pool = False
 
     def _finish(self, row: dict[str, Any], outcome: dict[str, Any], attempt: int | None) -> None:
+        if outcome.get("halt"):
+            # The run could not write its output (disk full, read-only): not the run's fault, so it
+            # stays pending and the study stops with that one line; resuming later runs it again.
+            self.store.requeue([row["run_id"]], reason="disk error")
+            raise ConfigError(f"{self.out}: {outcome['halt']}; the study stopped (resume with `prunebench run` "
+                              "once there is space)")
         self.store.finish(row["run_id"], outcome, attempt)
         self.progress.finished_run(row, outcome)
         if row["kind"] != "base":

@@ -62,6 +62,38 @@ def _fits(model_json: str, shape: tuple[int, ...], classes: int) -> str | None:
     return None
 
 
+#: The most parameters a study's model may have (4 GB of float32 weights): a larger one (a typo
+#: such as ``width: 10000000``) is refused before any weight is allocated.
+MAX_PARAMS = 1_000_000_000
+
+
+@lru_cache(maxsize=128)
+def _param_count(model_json: str, shape: tuple[int, ...] | None, classes: int | None) -> int | None:
+    """Parameters of the model, counted on the meta device (no memory allocated); None when the
+    model cannot be built there (a plug-in model's own affair: it is then built for real later)."""
+    import torch
+
+    from ..models import build_model
+
+    spec = json.loads(model_json)
+    where = (shape, classes) if shape is not None else ()
+    try:
+        with torch.device("meta"):
+            model = build_model(spec["name"], *where, seed=0, **spec.get("args", {}))
+    except Exception:  # a model that cannot be built for this shape: check_model_fits_data says why
+        return None
+    return sum(p.numel() for p in model.parameters())
+
+
+def check_model_size(model: Any, data: DataSpec, where: str) -> None:
+    found = data_shape(data)
+    shape, classes = found if found is not None else (None, None)
+    n = _param_count(json.dumps(model.full_json(), sort_keys=True), shape, classes)
+    if n is not None and n > MAX_PARAMS:
+        raise ConfigError(f"{where}: model {model.name!r} has {n:,} parameters; at most {MAX_PARAMS:,} "
+                          "are allowed (check its args)")
+
+
 def check_model_fits_data(model: Any, data: DataSpec, where: str) -> None:
     found = data_shape(data)
     if found is None:
@@ -79,6 +111,7 @@ def check_fit(spec: Any, base_recipe: TrainSpec | None, where: str) -> None:
     from ..pipeline.regimes import RegimeContext, resolve
     from .check import _prune_counts
 
+    check_model_size(spec.model, spec.data, where)
     check_model_fits_data(spec.model, spec.data, where)
     if base_recipe is not None:
         check_milestones(base_recipe, "base", where)

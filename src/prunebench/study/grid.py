@@ -5,6 +5,8 @@ Every run spec is validated here, so a bad study file fails before anything is w
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,7 +131,7 @@ def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, lr: f
 
 
 def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: str, position: int,
-             lr: float | None = None) -> tuple[Job, Any]:
+             lr: float | None = None) -> tuple[Job, Any, Any]:
     from ..pipeline import PipelineSpec, snapshot_epochs
 
     where = f"{source}: arm {arm.name!r} (ratio {ratio:g}, seed {seed}{'' if lr is None else f', lr {lr:g}'})"
@@ -154,7 +156,65 @@ def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: st
         device=spec.run_device,
         position=position, meta=meta,
     )
-    return job, base_run
+    return job, base_run, spec
+
+
+#: The most pipeline runs one study may have (arms x ratios x seeds): a larger grid is refused
+#: before any run is expanded. 10^5 runs validate in a few seconds (bench/grid_validation.py).
+MAX_RUNS = 100_000
+
+
+def grid_size(study: StudySpec) -> int:
+    """The number of pipeline runs of a study, counted without expanding it."""
+    return sum(len(arm.ratios or study.ratios) * (len(arm.tune.lr) if arm.tune is not None else 1)
+               for arm in study.arms) * len(study.seeds)
+
+
+def check_grid_size(study: StudySpec, source: str) -> None:
+    n = grid_size(study)
+    if n > MAX_RUNS:
+        raise ConfigError(f"{source}: {n:,} runs ({len(study.arms)} arms, {len(study.seeds)} seeds); "
+                          f"a study may have at most {MAX_RUNS:,}: split it into several studies")
+
+
+class _Template:
+    """The validated spec of one (arm, ratio) at its first seed; the runs of its other seeds are
+    the same spec with another seed (ids hashed from the same canonical form, field for field)."""
+
+    def __init__(self, spec: Any, first: Job) -> None:
+        self.spec = spec
+        self.canonical = {k: v for k, v in spec.canonical().items() if k != "seed"}
+        self.full = spec.full_json()
+        self.meta = first.meta  # regime, criterion, reinit; sanity and tuning candidates
+        self.snapshots = first.snapshots
+        self.base_path = first.base_path
+        base = spec.base_run()
+        self.base_key = None if base is None else json.dumps(
+            {k: v for k, v in base.canonical().items() if k != "train"} | {"train": {
+                k: v for k, v in base.canonical().get("train", {}).items() if k != "seed"}}, sort_keys=True)
+
+    def run_id(self, seed: int) -> str:
+        canon = dict(self.canonical)
+        if seed != 0:  # the canonical form drops a field at its default, as Spec.canonical does
+            canon["seed"] = seed
+        text = json.dumps(canon, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def job(self, seed: int, arm: str, ratio: float, position: int,
+            base_runs: dict[tuple[str, int], tuple[Any, str]]) -> tuple[Job, Any]:
+        base_run, base_id = None, None
+        if self.base_key is not None:
+            found = base_runs.get((self.base_key, seed))
+            if found is None:
+                run = self.spec.model_copy(update={"seed": seed}).base_run()
+                found = base_runs[(self.base_key, seed)] = (run, run.spec_hash())
+            base_run, base_id = found
+        job = Job(
+            run_id=self.run_id(seed), kind="run", spec={**self.full, "seed": seed}, seed=seed, arm=arm, ratio=ratio,
+            base_id=base_id, base_path=self.base_path, snapshots=self.snapshots,
+            device=self.spec.run_device, position=position, meta=dict(self.meta),
+        )
+        return job, base_run
 
 
 def _dry_run(job: Job, base_run: Any, external: Any, where: str) -> Any:
@@ -214,31 +274,42 @@ def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
         group_references(study, study.compare, where=source)
     base_dir = resolve_base_dir(study, Path(study_file) if study_file else None)
     external = external_base(base_dir, source) if base_dir is not None else None
+    check_grid_size(study, source)
     runs: list[Job] = []
     bases: dict[str, tuple[Any, set[int], str]] = {}
     seen: dict[str, str] = {}
+    base_runs: dict[tuple[str, int], tuple[Any, str]] = {}
     _one_ratio_per_column(study, source)
     for arm in study.arms:
         check_arm_recipe(arm, source)
         check_tunable(arm, study, source)
         candidates = arm.tune.lr if arm.tune is not None else [None]
         shapes: dict[str, float] = {}  # pruned architecture -> the ratio that gave it (this arm)
-        for ratio, seed, lr in ((r, s, c) for r in arm.ratios or study.ratios for s in study.seeds for c in candidates):
-            job, base_run = _run_job(study, arm, ratio, seed, source, len(runs), lr)
-            label = f"arm {arm.name!r} ratio {ratio:g} seed {seed}" + ("" if lr is None else f" lr {lr:g}")
-            spec = _dry_run(job, base_run, external, f"{source}: {label}")
-            if job.run_id in seen:
-                raise ConfigError(f"{source}: {label} is the same run as {seen[job.run_id]} "
-                                  f"(identical specs; does the prune spec use {PLACEHOLDER}?"
-                              + (" A tuning candidate cannot also be another arm's run: drop that LR from the grid or the arm)"
-                                 if lr is not None or " lr " in seen[job.run_id] else ")"))
-            if seed == study.seeds[0] and lr == candidates[0]:  # the architecture depends on neither
-                _distinct_architecture(spec, ratio, shapes, f"{source}: arm {arm.name!r}")
-            seen[job.run_id] = label
-            runs.append(job)
-            if base_run is not None:
-                _, snaps, device = bases.setdefault(job.base_id, (base_run, set(), job.device))
-                snaps.update(job.snapshots)
+        for ratio, lr in ((r, c) for r in arm.ratios or study.ratios for c in candidates):
+            template: _Template | None = None
+            for seed in study.seeds:
+                label = f"arm {arm.name!r} ratio {ratio:g} seed {seed}" + ("" if lr is None else f" lr {lr:g}")
+                if template is None:
+                    # The first seed of an (arm, ratio, candidate) is validated and dry-run in full; the
+                    # other seeds' specs differ from it in the seed alone (a StrictInt the study checked).
+                    job, base_run, spec = _run_job(study, arm, ratio, seed, source, len(runs), lr)
+                    spec = _dry_run(job, base_run, external, f"{source}: {label}")
+                    template, first = _Template(spec, job), True
+                else:
+                    job, base_run = template.job(seed, arm.name, ratio, len(runs), base_runs)
+                    first = False
+                if job.run_id in seen:
+                    raise ConfigError(f"{source}: {label} is the same run as {seen[job.run_id]} "
+                                      f"(identical specs; does the prune spec use {PLACEHOLDER}?"
+                                  + (" A tuning candidate cannot also be another arm's run: drop that LR from the grid or the arm)"
+                                     if lr is not None or " lr " in seen[job.run_id] else ")"))
+                if first and lr == candidates[0]:  # the architecture depends on neither seed nor LR
+                    _distinct_architecture(template.spec, ratio, shapes, f"{source}: arm {arm.name!r}")
+                seen[job.run_id] = label
+                runs.append(job)
+                if base_run is not None:
+                    _, snaps, device = bases.setdefault(job.base_id, (base_run, set(), job.device))
+                    snaps.update(job.snapshots)
     base_jobs = [
         Job(run_id=bid, kind="base", spec=run.full_json(), seed=run.train.seed, snapshots=tuple(sorted(snaps)),
             device=device, position=i)

@@ -185,7 +185,11 @@ def driver_alive(study_dir: str | Path) -> bool:
     lock = Path(study_dir) / ".driver.lock"
     if not lock.is_file():
         return False
-    with open(lock, "a+") as fh:
+    try:
+        fh = open(lock, "r")  # read-only: a read-only copy of a study has no driver
+    except OSError:
+        return False
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -196,8 +200,8 @@ def driver_alive(study_dir: str | Path) -> bool:
 
 def status_summary(study_dir: str | Path) -> dict[str, Any]:
     """Counts per kind and status, plus the runs that failed, diverged or are running. Runs marked
-    running while no driver holds the study are reported as ``interrupted`` (the next `prunebench run`
-    resumes them from their last epoch checkpoint)."""
+    running while no driver holds the study are reported as ``interrupted``, in the counts as in the
+    list of runs (the next `prunebench run` resumes them from their last epoch checkpoint)."""
     alive = driver_alive(study_dir)
 
     def collect(store: Store) -> dict[str, Any]:
@@ -206,17 +210,18 @@ def status_summary(study_dir: str | Path) -> dict[str, Any]:
             {k: r[k] for k in ("run_id", "kind", "arm", "ratio", "seed", "status", "error", "attempts")}
             for r in rows if r["status"] in ("failed", "diverged", "running")
         ]
-        if not alive:
+        counts = {"bases": store.counts(kind="base"), "runs": store.counts(kind="run"), "all": store.counts()}
+        if not alive:  # the runs and the counts say the same: nobody is running them
             for r in notable:
                 if r["status"] == "running":
                     r["status"] = "interrupted"
+            for c in counts.values():
+                c["interrupted"] = c.pop("running")
         return {
             "name": store.get_meta("name"),
             "dir": str(study_dir),
             "total": len(rows),
-            "bases": store.counts(kind="base"),
-            "runs": store.counts(kind="run"),
-            "all": store.counts(),
+            **counts,
             "notable": notable,
             "driver_running": alive,
             "attempts": len(store.attempts()),

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, StrictInt, Tag, field_validator, model_validator
 
-from ..config import DataSpec, ModelSpec, Spec, TrainSpec, format_validation_error, read_yaml
+from ..config import MAX_EPOCHS, DataSpec, ModelSpec, Spec, TrainSpec, format_validation_error, read_yaml
 from ..errors import ConfigError, PrunebenchError
 from ..pipeline.regimes.base import DEFAULT_REGIME
 from .tuning import TuneSpec
@@ -40,11 +40,11 @@ class RetrainRecipe(Spec):
     recipe's final LR unless ``final_lr`` is given); ``extend`` adds epochs to the first LR stage.
     Fields left out come from the base recipe; the seed is the run's."""
 
-    epochs: int | None = Field(default=None, ge=0)
+    epochs: int | None = Field(default=None, ge=0, le=MAX_EPOCHS)
     lr_schedule: str | None = None
     lr: float | None = Field(default=None, gt=0)
     final_lr: float | None = Field(default=None, gt=0)
-    extend: int | None = Field(default=None, ge=0)
+    extend: int | None = Field(default=None, ge=0, le=MAX_EPOCHS)
     batch_size: int | None = Field(default=None, gt=0)
     momentum: float | None = Field(default=None, ge=0, lt=1)
     nesterov: bool | None = None
@@ -181,6 +181,11 @@ class StudySpec(Spec):
     def _ratios(cls, value: list[float]) -> list[float]:
         return check_ratios(value)
 
+    @field_validator("paper")
+    @classmethod
+    def _paper(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else check_paper(value)
+
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, value: list[int]) -> list[int]:
@@ -204,6 +209,39 @@ class StudySpec(Spec):
 RATIO_DIGITS = 6  # the report's grouping precision (report/aggregate.py RATIO_DIGITS; a test keeps them equal)
 
 
+def check_paper(value: dict[str, Any]) -> dict[str, Any]:
+    """``paper``: published accuracies (percent) the report shows beside the study's own, as
+    ``{label: {ratio: accuracy}}``; a ratio in [0, 1), an accuracy a finite number in [0, 100] (or
+    null: not published)."""
+    for label, by_ratio in value.items():
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"a label must be a non-empty string, got {label!r}")
+        if not isinstance(by_ratio, dict):
+            raise ValueError(f"{label}: must map pruning ratios to accuracies (percent), "
+                             f"e.g. {{0.5: 93.1}}, got {type(by_ratio).__name__}")
+        for ratio, acc in by_ratio.items():
+            r = _number(ratio)
+            if r is None or not 0.0 <= r < 1.0:
+                raise ValueError(f"{label}: key {ratio!r} is not a pruning ratio in [0, 1)")
+            if acc is not None and (_number(acc) is None or not 0.0 <= _number(acc) <= 100.0):
+                raise ValueError(f"{label}.{ratio}: {acc!r} is not an accuracy in percent (0 to 100)")
+    return value
+
+
+def _number(value: Any) -> float | None:
+    """A finite number (not a boolean), or a string that reads as one (JSON keys); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 def check_ratios(value: list[float]) -> list[float]:
     if not value:
         raise ValueError("ratios must be a non-empty list of numbers in [0, 1)")
@@ -211,7 +249,8 @@ def check_ratios(value: list[float]) -> list[float]:
         if not (math.isfinite(r) and 0.0 <= r < 1.0):
             raise ValueError(f"every ratio must be in [0, 1), got {r}")
     if len(set(value)) != len(value):
-        raise ValueError(f"ratios must be distinct, got {value}")
+        dup = sorted({r for r in value if value.count(r) > 1})
+        raise ValueError(f"ratios must be distinct, got {', '.join(f'{r:g}' for r in dup[:5])} more than once")
     seen: dict[object, float] = {}
     for r in value:  # the report groups ratios by RATIO_DIGITS decimals and prints them with :g
         for key in (round(float(r), RATIO_DIGITS), f"{r:g}"):

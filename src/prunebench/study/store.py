@@ -10,10 +10,12 @@ was started and that none was started again after it had finished.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable
+import functools
+from typing import Any, Callable, Iterable
 
 from ..artifacts import dumps as strict_dumps
 from ..errors import ConfigError
@@ -51,6 +53,21 @@ CREATE TABLE IF NOT EXISTS attempts (
 _JSON_COLUMNS = ("spec", "meta", "snapshots", "result", "history", "provenance")
 
 
+class StoreError(ConfigError):
+    """The study database cannot be read or written (locked, read-only, disk full, not a database)."""
+
+
+def _guarded(fn: Callable) -> Callable:
+    """SQLite errors of a Store method become one-line StoreErrors naming the database."""
+    @functools.wraps(fn)
+    def wrapper(self: "Store", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as err:
+            raise store_error(self.path, err) from None
+    return wrapper
+
+
 def db_path(study_dir: str | Path) -> Path:
     return Path(study_dir) / DB_NAME
 
@@ -65,11 +82,22 @@ class Store:
     @classmethod
     def create(cls, study_dir: str | Path) -> "Store":
         path = db_path(study_dir)
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"{path}: exists and is not a file (a study database is a file)")
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = _connect(path)
-        conn.execute("PRAGMA journal_mode=WAL")
-        with conn:
-            conn.executescript(_SCHEMA)
+        existed = path.is_file()
+        try:
+            conn = _connect(path, timeout=LOCK_WAIT_S)
+            if existed:
+                _check_schema(conn, path)
+            conn.execute("PRAGMA journal_mode=WAL")
+            with conn:
+                conn.executescript(_SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")  # the write lock, within LOCK_WAIT_S: else say who holds it
+            conn.execute("COMMIT")
+            conn.execute(f"PRAGMA busy_timeout = {int(WRITE_WAIT_S * 1000)}")
+        except sqlite3.Error as err:
+            raise store_error(path, err) from None
         store = cls(conn, path)
         found = store.get_meta("schema_version")
         if found is None:
@@ -79,17 +107,36 @@ class Store:
         return store
 
     @classmethod
-    def open(cls, study_dir: str | Path) -> "Store":
-        """An existing study's database, for reading (status, results, audit)."""
+    def open(cls, study_dir: str | Path, *, write: bool = False) -> "Store":
+        """An existing study's database, for reading (status, results, audit, report). Opened
+        read-only (``mode=ro``; ``immutable=1`` where even that cannot work, e.g. a WAL database on a
+        read-only copy whose ``-shm`` file cannot be created), so a read-only copy reads as well.
+        ``write=True`` opens it for writing (tools and tests that edit a study)."""
         path = db_path(study_dir)
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"{path}: exists and is not a file (a study database is a file)")
         if not path.is_file():
             raise ConfigError(f"{study_dir}: not a study directory (no {DB_NAME})")
-        conn = _connect(path)
-        try:
-            conn.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
-        except sqlite3.DatabaseError:
-            conn.close()
-            raise ConfigError(f"{study_dir}: {DB_NAME} is not a prunebench study database") from None
+        conn = None
+        last: sqlite3.Error | None = None
+        for flags in (("mode=rw",) if write else ("mode=ro", "immutable=1")):
+            try:
+                conn = _connect(path, uri_flags=flags, timeout=LOCK_WAIT_S)
+                _check_schema(conn, path)
+                break
+            except ConfigError:
+                if conn is not None:
+                    conn.close()
+                raise
+            except sqlite3.Error as err:
+                if conn is not None:
+                    conn.close()
+                conn, last = None, err
+                if _is_lock(err) or not isinstance(err, sqlite3.OperationalError):
+                    break
+        if conn is None:
+            assert last is not None
+            raise store_error(path, last) from None
         return cls(conn, path)
 
     def close(self) -> None:
@@ -97,16 +144,19 @@ class Store:
 
     # -- metadata -------------------------------------------------------------------------------
 
+    @_guarded
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
 
+    @_guarded
     def set_meta(self, key: str, value: Any) -> None:
         with self.conn:
             self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, strict_dumps(value)))
 
     # -- the study's runs -------------------------------------------------------------------------
 
+    @_guarded
     def sync_jobs(self, jobs: Iterable[Job]) -> None:
         """Make the stored runs match the study file's expansion: new runs are added as pending,
         known ones keep their status and results; runs no longer in the file are kept but hidden
@@ -138,6 +188,7 @@ class Store:
         sets = ", ".join(f"{k} = ?" for k in cols)
         self.conn.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", (*cols.values(), job.run_id))
 
+    @_guarded
     def rows(self, *, current_only: bool = True, kind: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM runs WHERE 1 = 1"
         args: list[Any] = []
@@ -149,16 +200,19 @@ class Store:
         sql += " ORDER BY kind = 'run', position, run_id"
         return [_decode(r) for r in self.conn.execute(sql, args)]
 
+    @_guarded
     def get(self, run_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else _decode(row)
 
+    @_guarded
     def attempts(self, run_id: str | None = None) -> list[dict[str, Any]]:
         sql, args = "SELECT * FROM attempts", ()
         if run_id is not None:
             sql, args = sql + " WHERE run_id = ?", (run_id,)
         return [dict(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
 
+    @_guarded
     def counts(self, *, kind: str | None = None) -> dict[str, int]:
         sql = "SELECT status, COUNT(*) FROM runs WHERE current = 1"
         args: tuple = ()
@@ -169,6 +223,7 @@ class Store:
 
     # -- state changes (driver only) --------------------------------------------------------------
 
+    @_guarded
     def start(self, run_id: str, driver_pid: int) -> int:
         """Mark a run running and open an attempt; returns the attempt id."""
         now = time.time()
@@ -180,6 +235,7 @@ class Store:
                 "INSERT INTO attempts (run_id, started_at, driver_pid) VALUES (?, ?, ?)", (run_id, now, driver_pid))
         return int(cur.lastrowid)
 
+    @_guarded
     def finish(self, run_id: str, outcome: dict[str, Any], attempt: int | None = None) -> None:
         """Record a worker's outcome (status, result, history, provenance, error) in one transaction."""
         now = time.time()
@@ -205,6 +261,7 @@ class Store:
     def fail(self, run_id: str, error: str, attempt: int | None = None) -> None:
         self.finish(run_id, {"status": "failed", "error": error}, attempt)
 
+    @_guarded
     def requeue(self, run_ids: Iterable[str], reason: str = "interrupted") -> None:
         """Put runs back to pending (their open attempts are closed as ``reason``)."""
         now = time.time()
@@ -216,11 +273,94 @@ class Store:
                     (now, reason, run_id))
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=30.0)
+#: How long opening a study waits for another process's lock before saying who holds it.
+LOCK_WAIT_S = 2.0
+#: How long the driver's writes wait for a reader's brief lock once the study is open.
+WRITE_WAIT_S = 30.0
+
+
+def _connect(path: Path, *, uri_flags: str | None = None, timeout: float = WRITE_WAIT_S) -> sqlite3.Connection:
+    if uri_flags is None:
+        conn = sqlite3.connect(str(path), timeout=timeout)
+    else:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{uri_flags}", uri=True, timeout=timeout)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     return conn
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """A prunebench study database of the schema this version reads (one-line errors otherwise)."""
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.OperationalError:  # locked, read-only, I/O: said by store_error
+        raise
+    except sqlite3.DatabaseError as err:  # "file is not a database", "malformed"
+        raise ConfigError(f"{path}: not a prunebench study database ({err})") from None
+    missing = sorted({"meta", "runs", "attempts"} - tables)
+    if missing:
+        raise ConfigError(f"{path}: not a prunebench study database (no {', '.join(missing)} table)")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    found = None if row is None else row[0]
+    if found is not None and found != json.dumps(SCHEMA_VERSION):
+        raise ConfigError(f"{path}: study database schema {found}, this prunebench reads {SCHEMA_VERSION}")
+    conn.execute("SELECT run_id, kind, status, current FROM runs LIMIT 1").fetchall()
+
+
+def _is_lock(err: sqlite3.Error) -> bool:
+    return "locked" in str(err) or "busy" in str(err)
+
+
+def _cannot_open(err: sqlite3.Error) -> bool:
+    text = str(err)
+    return "unable to open" in text or "readonly" in text or "read-only" in text
+
+
+def store_error(path: Path, err: sqlite3.Error) -> StoreError:
+    """A one-line error for what SQLite says about a study database: who holds a lock, a read-only
+    place, a full disk, a file that is not a database."""
+    text = str(err)
+    if _is_lock(err):
+        return StoreError(f"{path}: locked by {lock_holder(path)}; try again when it has finished")
+    if "full" in text:
+        return StoreError(f"{path}: disk full ({text})")
+    if "disk I/O" in text:
+        return StoreError(f"{path}: cannot be written ({text}: disk full or file too large?)")
+    if _cannot_open(err):
+        return StoreError(f"{path}: cannot be opened or written ({text})")
+    return StoreError(f"{path}: not a prunebench study database ({text})")
+
+
+def lock_holder(path: Path) -> str:
+    """Who holds a lock on a database (or its -wal/-shm files): the prunebench driver recorded in
+    .driver.lock, else the process /proc/locks names (Linux), else "another process"."""
+    pids: list[int] = []
+    try:
+        inodes = {p.stat().st_ino for p in (path, Path(f"{path}-shm"), Path(f"{path}-wal")) if p.exists()}
+        for line in Path("/proc/locks").read_text().splitlines():
+            parts = line.split()
+            if len(parts) > 5 and parts[1] in ("POSIX", "FLOCK", "OFDLCK"):
+                pid, ident = parts[4], parts[5]
+                if pid.isdigit() and ident.rsplit(":", 1)[-1].isdigit() and int(ident.rsplit(":", 1)[-1]) in inodes:
+                    if int(pid) not in pids and int(pid) != os.getpid():
+                        pids.append(int(pid))
+    except OSError:
+        pass
+    if pids:
+        names = []
+        for pid in pids:
+            try:
+                cmd = " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split())
+            except OSError:
+                cmd = ""
+            names.append(f"pid {pid}" + (f" ({cmd[:80]})" if cmd else ""))
+        return "process " + ", ".join(names)
+    driver = path.parent / ".driver.lock"
+    try:
+        recorded = driver.read_text().strip()
+    except OSError:
+        recorded = ""
+    return f"the prunebench driver {recorded}" if recorded else "another process"
 
 
 def _dumps(value: Any) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..artifacts import read_history
+from ..errors import disk_error
 from .provenance import run_provenance
 
 
@@ -139,8 +140,10 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(int(job["threads"]))
     out = Path(job["out"])
     start = time.perf_counter()
+    from ..data import fingerprint
+
     try:
-        with run_lock(out):
+        with run_lock(out), fingerprint.collect() as data_read:
             outcome = finished_outcome(out, job["run_id"], job.get("snapshots") or ())
             if outcome is not None:
                 outcome["recovered"] = True
@@ -155,6 +158,8 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
         outcome["provenance"]["precision"] = result["precision"]  # the flags its training ran with
     if SLOT is not None:
         outcome["provenance"]["pool_slot"] = SLOT
+    if data_read:  # the data this run loaded (files, sizes, content hashes): checked on resume
+        outcome["provenance"]["data"] = data_read
     return outcome
 
 
@@ -162,6 +167,9 @@ def _run(job: dict[str, Any], out: Path) -> dict[str, Any]:
     try:
         result = _execute_kind(job, out)
     except Exception as err:  # any error of one run is recorded; the study goes on
+        disk = disk_error(err)
+        if disk is not None:  # the disk, not the run: the driver stops the study, the run stays pending
+            return {"run_id": job["run_id"], "status": "failed", "halt": disk, "error": disk}
         first = str(err).splitlines()[0] if str(err) else ""
         return {"run_id": job["run_id"], "status": "failed", "error": f"{type(err).__name__}: {first}".rstrip(": "),
                 "detail": traceback.format_exc(limit=20)}
