@@ -47,6 +47,7 @@ class RegimeContext:
     dense_macs: int
     pruned_macs: int
     seed: int
+    stage_compute: float = 0  # epochs x MACs of the method's pruning stage (0 for one-shot)
 
 
 @dataclass(frozen=True)
