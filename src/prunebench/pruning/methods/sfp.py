@@ -3,7 +3,11 @@ each targeted layer's lowest-scoring filters (the spec's criterion; the referenc
 ``criterion: l2``) have their weights set to zero -- conv weights only, BN untouched, gradients not
 masked, so a zeroed filter trains again in the next epoch and the next ranking may pick others.
 After the last epoch the filters zeroed then are physically removed. Counts per layer are
-prunebench's ``ceil(ratio * n)`` (the reference: ``int(n * (1 - rate))`` with rate = kept)."""
+prunebench's ``ceil(ratio * n)`` (the reference: ``int(n * (1 - rate))`` with rate = kept).
+
+A zeroed filter's channel is constant (its BN's beta) after the BN: behind a ReLU with beta <= 0
+it gets no gradient and cannot regrow; the stage history's ``reselected`` counts filters that left
+the zeroed set at each epoch."""
 from __future__ import annotations
 
 from typing import Any
