@@ -106,6 +106,8 @@ def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int) -> di
         "regime": regime_fields(study, arm),
         "seed": seed,
     }
+    if arm.method_fields() is not None:
+        data["method"] = arm.method_fields()
     if study.jsv_samples is not None:
         data["jsv_samples"] = study.jsv_samples
     if isinstance(study.base, str) and study.device is not None:
@@ -115,6 +117,7 @@ def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int) -> di
 
 def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: str, position: int) -> tuple[Job, Any]:
     from ..pipeline import PipelineSpec, snapshot_epochs
+    from ..pipeline.stage import method_snapshots
 
     where = f"{source}: arm {arm.name!r} (ratio {ratio:g}, seed {seed})"
     try:
@@ -130,7 +133,7 @@ def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: st
         run_id=spec.spec_hash(), kind="run", spec=spec.full_json(), seed=seed, arm=arm.name, ratio=ratio,
         base_id=base_run.spec_hash() if base_run is not None else None,
         base_path=study.base if isinstance(study.base, str) else None,
-        snapshots=tuple(sorted(snapshot_epochs(spec.regime))),
+        snapshots=tuple(sorted(snapshot_epochs(spec.regime) | method_snapshots(spec))),
         device=spec.run_device,
         position=position, meta=meta,
     )

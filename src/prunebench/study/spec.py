@@ -83,6 +83,12 @@ class ArmSpec(Spec):
     retrain: RetrainRecipe | None = None
     ratios: list[float] | None = None  # overrides the study's ratios for this arm
     model: ModelSpec | None = None  # overrides the study's model (its base models are then its own)
+    method: Union[str, dict[str, Any], None] = None  # a method with a pruning stage: name, or {name, args}
+
+    def method_fields(self) -> dict[str, Any] | None:
+        if self.method is None:
+            return None
+        return {"name": self.method} if isinstance(self.method, str) else dict(self.method)
 
     @field_validator("ratios")
     @classmethod
@@ -94,7 +100,7 @@ class ArmSpec(Spec):
 
 
 #: Paths a ``compare`` mapping may name (a field of an arm, after the study's defaults apply).
-COMPARE_PATHS = ("criterion", "prune", "reinit", "regime", "model", "ratios", *(f"retrain.{k}" for k in RETRAIN_KEYS))
+COMPARE_PATHS = ("criterion", "prune", "reinit", "regime", "model", "ratios", "method", *(f"retrain.{k}" for k in RETRAIN_KEYS))
 
 
 class CompareSpec(Spec):
