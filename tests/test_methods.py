@@ -268,7 +268,7 @@ def test_sfp_zeroed_filters_regrow_in_the_next_epoch_and_are_removed_at_the_end(
 # -- FPGM and HRank -----------------------------------------------------------------------------
 def test_fpgm_scores_sum_of_distances():
     w = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [3.0, 3.0]]).view(4, 2, 1)
-    s = CRITERIA.get("fpgm")().score(ScoreInput(name="x", weight=w, seed=0))
+    s = CRITERIA.get("geometric-median")().score(ScoreInput(name="x", weight=w, seed=0))
     r2, r13, r18 = 2**0.5, 13**0.5, 18**0.5
     assert torch.allclose(s, torch.tensor([2 + r18, 1 + r2 + r13, 1 + r2 + r13, r18 + 2 * r13], dtype=torch.float64))
 

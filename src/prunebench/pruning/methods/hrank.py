@@ -24,7 +24,7 @@ class HRank(Criterion):
             raise PruneError("criterion 'hrank' needs data: a few training batches")
         captured: list[torch.Tensor] = []
         handle = inp.module.register_forward_hook(lambda m, i, o: captured.append(o.detach()))
-        bn = inp.model.get_submodule(_name_of(inp.model, inp.bn)) if inp.bn is not None else None
+        bn = inp.bn  # read only: applied in its eval form below, its statistics untouched
         was = inp.model.training
         inp.model.eval()
         total, count = None, 0
@@ -35,8 +35,8 @@ class HRank(Criterion):
                     captured.clear()
                     inp.model(x.to(device))
                     out = captured[0]
-                    if bn is not None:
-                        out = bn(out)
+                    if bn is not None and getattr(bn, "running_mean", None) is not None:
+                        out = F.batch_norm(out, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
                     out = F.relu(out).double()
                     maps = out if out.dim() == 4 else out.reshape(out.shape[0], out.shape[1], 1, -1)
                     ranks = torch.linalg.matrix_rank(maps).double()  # (batch, channels)
@@ -47,10 +47,3 @@ class HRank(Criterion):
             inp.model.train(was)
         return total / count
 
-
-def _name_of(model: torch.nn.Module, module: torch.nn.Module) -> str:
-    """The BN handed over is the dense model's; the scratch copy has the same name for it."""
-    for name, m in model.named_modules():
-        if m is module:
-            return name
-    raise PruneError("criterion 'hrank': its BatchNorm is not part of the model")
