@@ -94,6 +94,7 @@ class AGP(Method):
     name = "agp"
     description = "gradual pruning to the spec's ratio on the cubic schedule, masks held through the stage (Zhu & Gupta 2017)"
     Args = AGPArgs
+    example = {"epochs": 2}
     strength = "target s(e) = s_f + (s_i - s_f) (1 - (e - start)/(end - start))^3 at update epochs"
 
     def check_prune(self, args: Any, prune: Any) -> None:
@@ -108,4 +109,4 @@ class AGP(Method):
     def finish(self, args: Any, model: nn.Module, hooks: Hooks, ctx: StageContext) -> Any:
         from ..api import prune
 
-        return prune(model, ctx.prune, seed=ctx.seed, chosen=hooks.masks.chosen(model))
+        return prune(model, ctx.prune, seed=ctx.seed, input_shape=ctx.input_shape, chosen=hooks.masks.chosen(model))

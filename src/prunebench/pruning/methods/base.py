@@ -104,6 +104,8 @@ class Method:
     description: ClassVar[str]
     Args: ClassVar[type[Spec]] = NoArgs
     has_stage: ClassVar[bool] = True
+    #: A valid, short ``args`` for the contract checks of ``prunebench.testing``.
+    example: ClassVar[dict[str, Any]] = {}
     #: What the method's regularisation strength is, in words (``prunebench methods``).
     strength: ClassVar[str] = ""
 

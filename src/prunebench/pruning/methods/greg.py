@@ -143,6 +143,7 @@ class GReg1(Method):
     name = "greg-1"
     description = "growing L2 on the gradients of filters chosen by L1 at the start, then the cut (Wang et al. 2021)"
     Args = GRegArgs
+    example = {"epochs": 2, "delta": 0.25, "interval": 1}
     strength = "lambda = delta * (t // interval + 1), capped at the first value above ceiling"
     pick_at_start = True
 
@@ -165,7 +166,7 @@ class GReg1(Method):
     def finish(self, args: Any, model: nn.Module, hooks: Hooks, ctx: StageContext) -> Any:
         from ..api import prune
 
-        return prune(model, ctx.prune, seed=ctx.seed, chosen=hooks.pruned)
+        return prune(model, ctx.prune, seed=ctx.seed, input_shape=ctx.input_shape, chosen=hooks.pruned)
 
 
 @register_method
@@ -173,6 +174,7 @@ class GReg2(GReg1):
     name = "greg-2"
     description = "uniform growing L2 to pick the filters, then growing L2 on the picked and recovery on the rest (Wang et al. 2021)"
     Args = GReg2Args
+    example = {"epochs": 2, "delta": 0.25, "interval": 1, "pick_delta": 0.25, "pick_ceiling": 0.5}
     strength = "picking: pick_delta per update to pick_ceiling; then pruned += delta per update to ceiling, kept = recover"
     pick_at_start = False
 

@@ -92,6 +92,7 @@ class IMP(Method):
     name = "imp"
     description = "iterative magnitude pruning in rounds with weight or LR rewinding (Frankle et al. 2020; Renda et al. 2020)"
     Args = IMPArgs
+    example = {"epochs": 1, "lr_schedule": "0:0.01", "rounds": 2, "rewind": "lr"}
     strength = "round r keeps (1 - p)^r, p = 1 - (1 - ratio)^(1/rounds)"
 
     def check_prune(self, args: Any, prune: Any) -> None:
@@ -130,4 +131,4 @@ class IMP(Method):
     def finish(self, args: Any, model: nn.Module, hooks: Hooks, ctx: StageContext) -> Any:
         from ..api import prune
 
-        return prune(model, ctx.prune, seed=ctx.seed, chosen=hooks.masks.chosen(model))
+        return prune(model, ctx.prune, seed=ctx.seed, input_shape=ctx.input_shape, chosen=hooks.masks.chosen(model))

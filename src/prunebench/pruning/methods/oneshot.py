@@ -9,4 +9,5 @@ class OneShot(Method):
     name = DEFAULT_METHOD
     description = "score the base model once with the prune spec's criterion and cut (no pruning stage)"
     Args = NoArgs
+    example = {}
     has_stage = False

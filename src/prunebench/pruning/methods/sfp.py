@@ -61,6 +61,7 @@ class SFP(Method):
     name = "sfp"
     description = "zero the lowest filters after every stage epoch, let them train again, remove them at the end (He et al. 2018)"
     Args = SFPArgs
+    example = {"epochs": 2}
     strength = "none (hard zeroing each epoch, no penalty)"
 
     def check_prune(self, args: Any, prune: Any) -> None:
@@ -73,4 +74,4 @@ class SFP(Method):
     def finish(self, args: Any, model: nn.Module, hooks: Hooks, ctx: StageContext) -> Any:
         from ..api import prune
 
-        return prune(model, ctx.prune, seed=ctx.seed, chosen=hooks.zeroed)
+        return prune(model, ctx.prune, seed=ctx.seed, input_shape=ctx.input_shape, chosen=hooks.zeroed)

@@ -62,6 +62,7 @@ class Slimming(Method):
     name = "slimming"
     description = "L1 on BatchNorm scales during the stage, then one global |gamma| threshold (Liu et al. 2017)"
     Args = SlimmingArgs
+    example = {"epochs": 2, "s": 1e-3}
     strength = "s: constant L1 strength on every BN scale"
 
     def check_prune(self, args: Any, prune: Any) -> None:
@@ -80,4 +81,4 @@ class Slimming(Method):
         if missing:
             raise PruneError(f"method 'slimming': layer {missing[0]} has no BatchNorm after it")
         chosen = global_threshold({n: bns[n].weight for n in names}, ctx.prune.form().uniform)
-        return prune(model, ctx.prune, seed=ctx.seed, chosen=chosen)
+        return prune(model, ctx.prune, seed=ctx.seed, input_shape=ctx.input_shape, chosen=chosen)

@@ -127,6 +127,7 @@ class TPP(Method):
     name = "tpp"
     description = "Gram-matrix penalty plus growing L2 on filters chosen at the start, staged zeroing, then the cut (Wang & Fu 2023)"
     Args = TPPArgs
+    example = {"epochs": 3, "delta": 0.25, "interval": 1, "zero_out_interval": 1}
     strength = "lambda = delta * (t // interval), held at ceiling; loss += lw * lambda * sum MSE(G, T)"
 
     def check_prune(self, args: Any, prune: Any) -> None:
@@ -147,4 +148,4 @@ class TPP(Method):
     def finish(self, args: Any, model: nn.Module, hooks: Hooks, ctx: StageContext) -> Any:
         from ..api import prune
 
-        return prune(model, ctx.prune, seed=ctx.seed, chosen=hooks.pruned)
+        return prune(model, ctx.prune, seed=ctx.seed, input_shape=ctx.input_shape, chosen=hooks.pruned)
