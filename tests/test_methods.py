@@ -282,3 +282,30 @@ def test_hrank_scores_mean_feature_map_rank():
     s = CRITERIA.get("hrank")().score(ScoreInput(name="0", weight=conv.weight, seed=0, module=conv, model=model,
                                                  batches=[(x, torch.zeros(2, dtype=torch.long))]))
     assert s.tolist() == [2.5, 0.0]
+
+
+# -- accounting ---------------------------------------------------------------------------------
+def test_fairness_columns_count_the_pruning_stage_at_the_macs_it_ran(root):
+    one = run(spec_of("one-shot", {}), root, "acct-one")
+    ag = run(spec_of("agp", {"epochs": 3}), root, "acct-agp")
+    f1, fa = one["fairness"], ag["fairness"]
+    dense, macs = ag["dense_macs"], ag["macs"]
+    stage_macs = [h["macs"] for h in ag["stage"]["history"]]
+    assert stage_macs[0] == dense and stage_macs[1] < dense  # the first update (epoch 0) removes nothing
+    assert (f1["prune_epochs"], f1["prune_lr"], f1["total_epochs"]) == (0, None, 4 + 1)
+    assert f1["total_compute"] == 4 * one["dense_macs"] + 1 * one["macs"]
+    assert (fa["prune_epochs"], fa["prune_lr"], fa["total_epochs"]) == (3, "0:1e-2", 4 + 3 + 1)
+    assert fa["total_compute"] == 4 * dense + sum(stage_macs) + 1 * macs
+    assert fa["pruning_epoch"] == 4  # the base's epochs: the stage is not the base's
+    assert fa["overall_lr"] == "0:1e-1,2:1e-2"  # base 0.1, 0.01 / stage 0.01 x3 / retrain 0.01
+
+
+def test_scratch_b_counts_the_pruning_stage_in_its_budget(root):
+    plain = run(spec_of("one-shot", {}, regime={"name": "scratch-b", "epochs": 1}), root, "sb-one")
+    slim = run(spec_of("slimming", {"epochs": 2}, regime={"name": "scratch-b", "epochs": 1}), root, "sb-slim")
+    from prunebench.pipeline.regimes.builtin import scratch_b_epochs
+
+    # the stage is 2 dense epochs: K1 becomes 4 + 2
+    assert slim["epochs"] == scratch_b_epochs(6, slim["dense_macs"], slim["macs"], 1, "paper")
+    assert plain["epochs"] == scratch_b_epochs(4, plain["dense_macs"], plain["macs"], 1, "paper")
+    assert slim["fairness"]["prune_epochs"] == 0 and slim["fairness"]["base"] == "fresh-init"
