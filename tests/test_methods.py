@@ -309,3 +309,23 @@ def test_scratch_b_counts_the_pruning_stage_in_its_budget(root):
     assert slim["epochs"] == scratch_b_epochs(6, slim["dense_macs"], slim["macs"], 1, "paper")
     assert plain["epochs"] == scratch_b_epochs(4, plain["dense_macs"], plain["macs"], 1, "paper")
     assert slim["fairness"]["prune_epochs"] == 0 and slim["fairness"]["base"] == "fresh-init"
+
+
+def test_imp_weight_rewinding_pipeline_keeps_the_base_snapshot_it_needs(tmp_path):
+    from prunebench.pipeline import prepare_base
+
+    spec = spec_of("imp", {"rounds": 2, "rewind": "weight", "rewind_epoch": 1},
+                   prune={"ratio": 0.75, "granularity": "weight", "criterion": "magnitude"})
+    base = prepare_base(spec, tmp_path)  # trains the base with the snapshot the method rewinds to
+    assert (base / "snapshots" / "epoch-1.safetensors").is_file()
+    r = run_pipeline(spec, tmp_path / "imp", base_dir=base, progress=False)
+    # rounds of base epochs - 1 = 3 epochs on the base schedule's tail from epoch 1, twice
+    assert r["fairness"]["prune_epochs"] == 6 and r["fairness"]["prune_lr"] == "0:1e-1,1:1e-2,3:1e-1,4:1e-2"
+    assert [x["kept"] for x in r["stage"]["rounds"]] == [0.5, 0.25]
+
+
+def test_stage_tracks_mean_jsv_when_asked(root):
+    r = run(spec_of("slimming", {"epochs": 1, "track_jsv": True}, jsv_samples=8), root, "slim-jsv")
+    assert r["stage"]["history"][0]["jsv_mean"] > 0
+    plain = run(spec_of("slimming", {"epochs": 1}, jsv_samples=8), root, "slim-nojsv")
+    assert "jsv_mean" not in plain["stage"]["history"][0]
