@@ -71,6 +71,8 @@ CASES = [
          "ramp needs 100001 iterations"),
     Case("study arm: unknown method", study_case({"name": "nope"}), "unknown method 'nope'"),
     Case("study arm: negative strength", study_case({"name": "tpp", "args": {"lw": -1}}), "lw"),
+    Case("study arm: IMP rewinds past the base run", study_case({"name": "imp", "args": {"rewind_epoch": 5}}),
+         "rewind_epoch 5 must be below the base run's 1 epochs"),
 ]
 # slimming with per-layer ratios needs a ratio list: patch that case's prune spec
 _slim = CASES[9]
