@@ -32,6 +32,8 @@ def spec_of(method, args, **fields):
     data = json.loads(json.dumps(SMALL))
     data.update(fields)
     data["method"] = {"name": method, "args": args}
+    if method == "slimming":  # its score is |gamma|
+        data["prune"] = {**data["prune"], "criterion": "bn-scale"}
     return validate(PipelineSpec, data)
 
 

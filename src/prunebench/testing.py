@@ -195,7 +195,7 @@ def check_regime(name: str, fields: dict[str, Any] | None = None) -> None:
 
 def check_method(name: str, args: dict[str, Any] | None = None, prune: dict[str, Any] | None = None) -> None:
     """A method with a pruning stage runs it on the probe network through the training loop (its
-    ``example`` args; a uniform 0.5 filter prune unless ``prune`` says otherwise) and cuts: the
+    ``example`` args and ``example_prune`` prune spec unless given) and cuts: the
     stage records ``reg``, ``sparsity`` and ``macs`` every epoch, the cut removes something, leaves
     the dense model alone, and the same seed gives the same plan."""
     from .config import DataSpec, TrainSpec
@@ -208,7 +208,7 @@ def check_method(name: str, args: dict[str, Any] | None = None, prune: dict[str,
     parsed = method.args(dict(args if args is not None else method.example))
     if not method.has_stage:
         return
-    spec = PruneSpec(**(prune or {"ratio": 0.5}))
+    spec = PruneSpec(**(prune or method.example_prune))
     method.check_prune(parsed, spec)
     data = load_data(DataSpec(name="synthetic", input_shape=PROBE_SHAPE, num_classes=4, num_samples=64, augment=False))
     epochs, schedule = method.stage_schedule(parsed, TrainSpec(epochs=2, lr_schedule="0:0.05"))

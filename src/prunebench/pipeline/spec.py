@@ -132,6 +132,8 @@ class PipelineSpec(Spec):
         if not method.has_stage:
             return self
         method.check_prune(self.method.parsed(), self.prune)
+        if self.method.parsed().track_jsv and self.jsv_samples == 0:
+            raise ConfigError(f"method {self.method.name!r}: track_jsv needs jsv_samples > 0 (it has 0 inputs to measure on)")
         regime = get_regime(self.regime.name)
         if regime.score_epoch(self.regime) is not None or regime.snapshots(self.regime):
             raise ConfigError(f"method {self.method.name!r} runs its pruning stage from the final base weights; regime "

@@ -19,7 +19,7 @@ from torch import nn
 from ...errors import ConfigError
 from .base import Hooks, Method, StageArgs, StageContext, register_method
 from .common import EpochAccounting
-from .masking import StageMasks
+from .masking import StageMasks, check_weight_criterion
 
 
 class AGPArgs(StageArgs):
@@ -100,6 +100,7 @@ class AGP(Method):
     def check_prune(self, args: Any, prune: Any) -> None:
         if prune.form().kind != "uniform":
             raise ConfigError("method 'agp' needs one float ratio (its final sparsity)")
+        check_weight_criterion("agp", prune)
         if args.initial_sparsity > prune.form().uniform:
             raise ConfigError("method 'agp': initial_sparsity is above the final ratio")
 

@@ -106,6 +106,8 @@ class Method:
     has_stage: ClassVar[bool] = True
     #: A valid, short ``args`` for the contract checks of ``prunebench.testing``.
     example: ClassVar[dict[str, Any]] = {}
+    #: A prune spec the method follows, for the same checks.
+    example_prune: ClassVar[dict[str, Any]] = {"ratio": 0.5}
     #: What the method's regularisation strength is, in words (``prunebench methods``).
     strength: ClassVar[str] = ""
 

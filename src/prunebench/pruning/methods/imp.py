@@ -27,7 +27,7 @@ from ... import schedule as sched
 from ...errors import ConfigError
 from .base import Hooks, Method, StageArgs, StageContext, register_method
 from .common import EpochAccounting
-from .masking import StageMasks
+from .masking import StageMasks, check_weight_criterion
 
 
 class IMPArgs(StageArgs):
@@ -98,6 +98,7 @@ class IMP(Method):
     def check_prune(self, args: Any, prune: Any) -> None:
         if prune.form().kind != "uniform":
             raise ConfigError("method 'imp' needs one float ratio (its final sparsity)")
+        check_weight_criterion("imp", prune)
 
     def snapshots(self, args: Any) -> set[int]:
         return {args.rewind_epoch} if args.rewind == "weight" else set()

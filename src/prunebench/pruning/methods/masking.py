@@ -12,6 +12,14 @@ from ..masks import MaskSet
 from .common import filter_scores, targets
 
 
+def check_weight_criterion(method: str, prune: Any) -> None:
+    """Weight masks rank by |w|: a weight prune must say so (another criterion would be ignored)."""
+    from ...errors import ConfigError
+
+    if prune.granularity == "weight" and prune.criterion != "magnitude":
+        raise ConfigError(f"method {method!r} masks weights by |w|: give criterion 'magnitude', not {prune.criterion!r}")
+
+
 class StageMasks:
     """Removed indices per layer: filter indices (granularity filter) or flat weight indices."""
 

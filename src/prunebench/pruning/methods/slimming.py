@@ -63,11 +63,14 @@ class Slimming(Method):
     description = "L1 on BatchNorm scales during the stage, then one global |gamma| threshold (Liu et al. 2017)"
     Args = SlimmingArgs
     example = {"epochs": 2, "s": 1e-3}
+    example_prune = {"ratio": 0.5, "criterion": "bn-scale"}
     strength = "s: constant L1 strength on every BN scale"
 
     def check_prune(self, args: Any, prune: Any) -> None:
         if prune.granularity != "filter" or prune.form().kind != "uniform":
             raise ConfigError("method 'slimming' needs a filter prune with one float ratio (the global percent)")
+        if prune.criterion != "bn-scale":  # its score is |gamma|: another criterion would be ignored
+            raise ConfigError(f"method 'slimming' scores by |gamma|: give criterion 'bn-scale', not {prune.criterion!r}")
 
     def hooks(self, args: Any, model: nn.Module, ctx: StageContext) -> Hooks:
         return SlimmingHooks(model, args.s, ctx.input_shape)
