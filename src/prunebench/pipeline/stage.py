@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from ..config import TrainRunSpec, TrainSpec
-from ..errors import ArtifactError
+from ..errors import ArtifactError, PruneError
 from ..pruning.methods.base import StageContext, get_method
 from ..pruning.methods.common import targets
 from ..rng import derive_seed
@@ -70,7 +70,7 @@ def run_stage(spec: Any, base: Path, dense: torch.nn.Module, data: Any, device: 
     outcome = run_training(model, ddata, run, run_id=f"{spec.spec_hash()}-stage", work=work, device=device,
                            extra_callbacks=extra, progress=progress, description=f"{spec.method.name} stage")
     if outcome.diverged:
-        raise ArtifactError(f"the pruning stage of method {spec.method.name!r} diverged: {outcome.message}")
+        raise PruneError(f"the pruning stage of method {spec.method.name!r} {outcome.message} (nothing to cut)")
     model = model.cpu()
     result = method.finish(args, model, hooks, ctx)
     result.plan["method"] = {"name": spec.method.name, "args": dict(spec.method.args)}
