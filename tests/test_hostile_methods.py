@@ -68,7 +68,7 @@ CASES = [
          "final base weights"),
     Case("slimming with per-layer ratios", pipeline_case({"name": "slimming"}) , ""),
     Case("stage shorter than the GReg ramp", pipeline_case({"name": "greg-1", "args": {"epochs": 1}}, base_dir=True),
-         "ramp needs 100001 iterations"),
+         "ramp needs 99991 iterations"),
     Case("JSV tracking without inputs", pipeline_case({"name": "sfp", "args": {"track_jsv": True}}), "jsv_samples > 0"),
     Case("slimming with another criterion", pipeline_case({"name": "slimming"}), "give criterion 'bn-scale'"),
     Case("study arm: unknown method", study_case({"name": "nope"}), "unknown method 'nope'"),

@@ -1,6 +1,7 @@
 """Each method's defining behaviour on a hand-checkable case (facts: ../shared/methods-notes.md)."""
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -86,12 +87,14 @@ def test_slimming_run_cuts_where_the_threshold_says(root):
 
 # -- GReg-1 and GReg-2 --------------------------------------------------------------------------
 def test_greg1_strength_at_given_iterations_matches_the_reference_defaults():
-    # updates at t % K_u == 0 from t = 0, +delta each, until lambda first exceeds the ceiling
+    # updates at t % K_u == 0 from t = 0, +delta each (float32, as the reference's reg tensor),
+    # until lambda first exceeds the ceiling
     s = lambda t: greg.greg1_strength(t, 1e-4, 10, 1.0)  # noqa: E731
-    assert s(0) == pytest.approx(1e-4) and s(9) == pytest.approx(1e-4) and s(10) == pytest.approx(2e-4)
-    assert s(99_990) == pytest.approx(1.0) and s(100_000) == pytest.approx(1.0001)
-    assert s(10**7) == s(100_000)  # held after the ceiling
-    assert greg.greg1_ramp_iterations(1e-4, 10, 1.0) == 10_000 * 10 + 1  # 10,001 updates (notes B.4)
+    assert s(0) == s(9) == float(np.float32(1e-4)) and s(10) == float(np.float32(np.float32(1e-4) + np.float32(1e-4)))
+    # float32 accumulation passes 1.0 at the 10,000th addition (exact arithmetic: the 10,001st)
+    assert greg.first_above(1e-4, 1.0) == 10_000 and s(99_990) > 1.0 > s(99_989)
+    assert s(10**7) == s(99_990)  # held after the ceiling
+    assert greg.greg1_ramp_iterations(1e-4, 10, 1.0) == 9_999 * 10 + 1
 
 
 def test_greg2_picks_then_grows_pruned_and_sets_kept_to_recover():
@@ -101,8 +104,32 @@ def test_greg2_picks_then_grows_pruned_and_sets_kept_to_recover():
     assert table[6] == table[7] == (0.5, None)  # the 4th update reaches pick_ceiling: pick here
     assert greg.greg2_pick_iteration(a) == 6
     assert table[8] == (0.75, -0.5) and table[10] == (1.0, -0.5) and table[12] == (1.25, -0.5) and table[40] == (1.25, -0.5)
-    defaults = greg.GReg2Args()
-    assert greg.greg2_ramp_iterations(defaults.model_copy(update={"interval": 10})) == (1000 + 9901 - 1) * 10 + 1
+    # reference defaults in float32: 1,001 picking updates reach 1e-2, then 9,900 more pass 1.0
+    d = greg.GReg2Args(interval=10)
+    assert greg.first_above(1e-5, 1e-2, strict=False) == 1001
+    assert greg.greg2_ramp_iterations(d) == (1001 + 9900 - 1) * 10 + 1
+
+
+def _greg_model():
+    return nn.Sequential(nn.Conv1d(1, 4, 3), nn.BatchNorm1d(4), nn.ReLU(), nn.Flatten(), nn.Linear(24, 2))
+
+
+def test_greg_stops_when_the_magnitude_ratio_reaches_its_limit():
+    ctx = StageContext(prune=PruneSpec(ratio=0.5), seed=0, steps_per_epoch=1, input_shape=(1, 8))
+    for limit, expected in ((1000.0, [1, 1, 1]), (None, [1, 2, 3])):
+        model = _greg_model()
+        with torch.no_grad():  # kept filters |w| = 1, pruned 1e-4: ratio 1e4 >= 1000 at the first update
+            model[0].weight.fill_(1.0)
+            model[0].weight[[1, 3]] = 1e-4
+        args = greg.GRegArgs(delta=0.25, interval=1, ceiling=1.0, mag_ratio_limit=limit)
+        hooks = greg.GRegHooks(get_method("greg-1"), args, model, ctx)
+        hooks.pruned = {"0": [1, 3]}
+        counts = []
+        for t in range(3):
+            hooks.on_after_backward(_State(model, t))
+            counts.append(hooks.layer["0"]["n"])
+        assert counts == expected
+        assert hooks.layer["0"]["hist"] == pytest.approx(1e4, rel=1e-3)
 
 
 class _State:
@@ -111,24 +138,35 @@ class _State:
 
 
 def test_greg_penalty_is_lambda_w_on_the_pruned_rows_of_the_gradient():
-    model = nn.Sequential(nn.Conv1d(1, 4, 3), nn.BatchNorm1d(4), nn.ReLU(), nn.Flatten(), nn.Linear(24, 2))
+    model = _greg_model()
     ctx = StageContext(prune=PruneSpec(ratio=0.5), seed=0, steps_per_epoch=1, input_shape=(1, 8))
-    args = greg.GRegArgs(delta=0.25, interval=1, ceiling=1.0)
+    args = greg.GRegArgs(delta=0.25, interval=1, ceiling=1.0, mag_ratio_limit=None)
     hooks = greg.GRegHooks(get_method("greg-1"), args, model, ctx)
     hooks.pruned = {"0": [1, 3]}
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
-    hooks.on_after_backward(_State(model, 2))  # lambda after the update at t = 2: 0.75
+    for t in range(3):  # lambda after the updates at t = 0, 1, 2: 0.75
+        for p in model.parameters():
+            p.grad = torch.zeros_like(p)
+        hooks.on_after_backward(_State(model, t))
     w = model[0].weight.detach()
     assert torch.equal(model[0].weight.grad[[1, 3]], 0.75 * w[[1, 3]])
     assert not model[0].weight.grad[[0, 2]].any() and not model[0].bias.grad.any() and not model[1].weight.grad.any()
+
+
+def test_greg_runs_record_the_strength_per_epoch_and_cut_the_chosen_filters(root):
+    r = run(spec_of("greg-1", {"epochs": 2, "delta": 0.25, "interval": 1, "mag_ratio_limit": None}), root, "greg")
+    # 4 steps an epoch: lambda 1.0 after epoch 1's last update (t = 3), 1.25 (above 1.0, held) after epoch 2
+    assert [h["reg"] for h in r["stage"]["history"]] == [1.0, 1.25]
+    r2 = run(spec_of("greg-2", {"epochs": 2, "delta": 0.25, "interval": 1, "pick_delta": 0.25, "pick_ceiling": 0.5}), root, "greg2")
+    assert r2["stage"]["history"][-1]["reg"] == 1.25 and r2["fairness"]["prune_epochs"] == 2
 
 
 def test_greg_stage_shorter_than_its_ramp_is_refused(root):
     from prunebench.errors import ConfigError
 
     spec = spec_of("greg-1", {"epochs": 1})  # 100,001 iterations needed, 4 there
-    with pytest.raises(ConfigError, match="ramp needs 100001 iterations"):
+    with pytest.raises(ConfigError, match="ramp needs 99991 iterations"):
         run(spec, root, "greg-short")
     assert not (root / "greg-short").exists()
 

@@ -25,7 +25,6 @@ from torch import nn
 from ...errors import ConfigError
 from .base import Hooks, Method, StageArgs, StageContext, register_method
 from .common import EpochAccounting, filter_scores, following_bn, lowest_filters, row_mask, targets
-from .greg import first_above
 
 
 class TPPArgs(StageArgs):
@@ -37,12 +36,20 @@ class TPPArgs(StageArgs):
     zero_out_interval: int = Field(default=100, ge=1)
 
 
+def _steps_to_ceiling(a: Any) -> int:
+    """The smallest n with delta * n >= ceiling (the reference recomputes lambda, no accumulation)."""
+    n = max(0, int(a.ceiling / a.delta) - 1)
+    while a.delta * n < a.ceiling:
+        n += 1
+    return n
+
+
 def tpp_strength(t: int, a: Any) -> float:
-    return a.delta * min(t // a.interval, first_above(a.delta, a.ceiling, strict=False))
+    return a.delta * min(t // a.interval, _steps_to_ceiling(a))
 
 
 def tpp_ramp_end(a: Any) -> int:
-    return first_above(a.delta, a.ceiling, strict=False) * a.interval
+    return _steps_to_ceiling(a) * a.interval
 
 
 def gram_penalty(weight: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
