@@ -53,6 +53,14 @@ def study_case(method):
     return setup
 
 
+def _with_prune(setup, tmp: Path, prune: dict) -> list[str]:
+    argv = setup(tmp)
+    spec = yaml.safe_load((tmp / "run.yaml").read_text())
+    spec["prune"] = prune
+    (tmp / "run.yaml").write_text(yaml.safe_dump(spec))
+    return argv
+
+
 CASES = [
     Case("unknown method", pipeline_case({"name": "lottery"}), "unknown method 'lottery'"),
     Case("unknown parameter", pipeline_case({"name": "greg-1", "args": {"deltaa": 0.1}}), "unknown key 'deltaa'"),
@@ -69,6 +77,11 @@ CASES = [
     Case("slimming with per-layer ratios", pipeline_case({"name": "slimming"}) , ""),
     Case("stage shorter than the GReg ramp", pipeline_case({"name": "greg-1", "args": {"epochs": 1}}, base_dir=True),
          "ramp needs 99991 iterations"),
+    Case("AGP starting above its final ratio", pipeline_case({"name": "agp", "args": {"initial_sparsity": 0.8}}),
+         "initial_sparsity is above the final ratio"),
+    Case("AGP weight masks by another criterion",
+         lambda tmp: _with_prune(pipeline_case({"name": "agp"}), tmp, {"ratio": 0.5, "granularity": "weight", "criterion": "random"}),
+         "give criterion 'magnitude'"),
     Case("JSV tracking without inputs", pipeline_case({"name": "sfp", "args": {"track_jsv": True}}), "jsv_samples > 0"),
     Case("slimming with another criterion", pipeline_case({"name": "slimming"}), "give criterion 'bn-scale'"),
     Case("study arm: unknown method", study_case({"name": "nope"}), "unknown method 'nope'"),
@@ -77,7 +90,7 @@ CASES = [
          "rewind_epoch 5 must be below the base run's 1 epochs"),
 ]
 # slimming with per-layer ratios needs a ratio list: patch that case's prune spec
-_slim = CASES[9]
+_slim = next(c for c in CASES if c.name == "slimming with per-layer ratios")
 
 
 def _slim_setup(tmp: Path) -> list[str]:
@@ -88,7 +101,7 @@ def _slim_setup(tmp: Path) -> list[str]:
     return argv
 
 
-CASES[9] = Case(_slim.name, _slim_setup, "one float ratio")
+CASES[CASES.index(_slim)] = Case(_slim.name, _slim_setup, "one float ratio")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -369,3 +369,16 @@ def test_stage_tracks_mean_jsv_when_asked(root):
     assert r["stage"]["history"][0]["jsv_mean"] > 0
     plain = run(spec_of("slimming", {"epochs": 1}, jsv_samples=8), root, "slim-nojsv")
     assert "jsv_mean" not in plain["stage"]["history"][0]
+
+
+def test_cli_methods_lists_every_method_with_its_parameters(capsys):
+    from prunebench.cli import main
+    from prunebench.registry import METHODS
+
+    assert main(["methods", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == set(METHODS.names())
+    greg1 = {p["name"]: p["default"] for p in rows["greg-1"]["parameters"]}
+    assert greg1["delta"] == 1e-4 and greg1["interval"] == 10 and greg1["epochs"] == 4 and greg1["lr_schedule"] == "0:1e-3"
+    assert rows["one-shot"]["stage"] is False and rows["one-shot"]["parameters"] == []
+    assert main(["methods"]) == 0 and "slimming" in capsys.readouterr().out
