@@ -13,6 +13,8 @@
 * stabilisation: from t_s on, layer i (0-based, forward order) has its pruned filters and their BN
   gamma and beta set to 0 after every step once ``t - t_s >= (i + 1) * zero_out_interval``.
 The stage must hold the ramp and every layer's zeroing (the reference refuses a shorter stage too).
+Counts per layer are prunebench's ``ceil(ratio * n)`` (at most n - 1), as in the one-shot arm; the
+reference caps at ``int(0.995 * n)``.
 """
 from __future__ import annotations
 
