@@ -29,3 +29,17 @@ def test_the_documented_regime_example_works():
         RegimeSpec(name="scaled-tail", epochs=2, args={"factor": "big"})
     with pytest.raises(ConfigError, match="has no parameter 'squeeze'"):
         RegimeSpec(name="scaled-tail", epochs=2, squeeze=True)
+
+
+def test_the_documented_method_example_works():
+    text = DOC.read_text().split("## 4b. A method", 1)[1]
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    from prunebench.registry import METHODS
+
+    exec(compile(code, str(DOC), "exec"), {"__name__": "docs_extending_method"})
+    try:
+        testing.check_method("decay-then-l1")
+        with pytest.raises(ConfigError, match="strength"):
+            METHODS.get("decay-then-l1")().args({"strength": -1})
+    finally:
+        METHODS._items.pop("decay-then-l1", None)

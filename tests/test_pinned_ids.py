@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.pipeline.spec import RegimeSpec
+from prunebench.pipeline.spec import MethodSpec, RegimeSpec
 from prunebench.pruning import PruneSpec
 from prunebench.study import expand, load_study
 
@@ -22,6 +22,7 @@ PINNED_STUDIES = {
     "orthp-mlp.yaml": (30, "00ff05f811d3915b"),
     "retraining-regimes.yaml": (69, "d578a80d621f0397"),
     "paper/resnet56-cifar10.yaml": (39, "f2bfd56ae5f7bba9"),
+    "pruning-cost.yaml": (18, "25c393149a226143"),
 }
 
 
@@ -42,6 +43,10 @@ PINNED_SPECS = [
     (RegimeSpec, dict(name="pxfy", prune_epoch=5, squeeze=True), "4df56fce48d4"),
     (RegimeSpec, dict(name="scratch-b", epochs=4, scratch_b="liu"), "6ba117af296a"),
     (RegimeSpec, dict(name="weight-rewind", rewind_epoch=2, extend=3), "78c429dc1c29"),
+    # a method's args are stored (and hashed) with every default written out: changing a default
+    # is deliberate and updates these
+    (MethodSpec, dict(name="greg-1", args={"epochs": 8}), "5db0fe03fb53"),
+    (MethodSpec, dict(name="agp"), "f3a06644a3d3"),
 ]
 
 

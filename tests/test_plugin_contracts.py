@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from prunebench import testing
-from prunebench.registry import CRITERIA, DATASETS, MODELS, REGIMES
+from prunebench.registry import CRITERIA, DATASETS, METHODS, MODELS, REGIMES
 
 from test_data_files import write_cifar10, write_cifar100, write_idx
 from test_data_imagefolder import make_tree
@@ -24,6 +24,11 @@ def test_every_model_meets_the_contract(name):
 @pytest.mark.parametrize("name", REGIMES.names())
 def test_every_regime_meets_the_contract(name):
     testing.check_regime(name)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_meets_the_contract(name):
+    testing.check_method(name)
 
 
 def _data_fields(name, tmp_path):
@@ -131,3 +136,29 @@ def test_check_dataset_catches_a_loader_that_hands_out_a_cached_tensor(monkeypat
     # The same loader returning fresh copies meets the contract.
     monkeypatch.setitem(DATASETS._items, name, lambda spec: RawData(name, "image", 2, *(t.clone() for t in cache)))
     testing.check_dataset(name, val_fraction=0.25)
+
+
+def test_check_method_fails_a_stage_that_records_nothing():
+    from prunebench.pruning.methods.base import Hooks
+    from prunebench.pruning.methods.sfp import SFP
+
+    class Silent(SFP):  # an SFP whose hooks forget to record the stage's columns
+        def hooks(self, args, model, ctx):
+            inner = super().hooks(args, model, ctx)
+
+            class H(Hooks):
+                zeroed = property(lambda self: inner.zeroed)
+
+                def on_train_start(self, state):
+                    inner.on_train_start(state)
+
+            return H()
+
+    from prunebench.registry import METHODS
+
+    METHODS._items["silent-test"] = type("SilentTest", (Silent,), {"name": "silent-test"})
+    try:
+        with pytest.raises(testing.ContractError, match="lacks reg/sparsity/macs"):
+            testing.check_method("silent-test", {"epochs": 1})
+    finally:
+        del METHODS._items["silent-test"]

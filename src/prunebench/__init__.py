@@ -17,6 +17,8 @@ The plug-in contract (docs/extending.md), which the built-ins use too:
 * ``@prunebench.register_model(name, input_shape=..., num_classes=...)``
 * ``@prunebench.register_dataset(name, kind=..., description=...)`` returning ``prunebench.RawData``
 * ``prunebench.Regime`` and ``@prunebench.register_regime``
+* ``prunebench.Method`` / ``prunebench.StageArgs`` and ``@prunebench.register_method`` (methods
+  with a pruning stage)
 * ``prunebench.load_plugins([...])``; ``prunebench.testing`` holds the contract checks.
 """
 from __future__ import annotations
@@ -39,6 +41,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from .plugins import load_plugins
     from .pruning import prune
     from .pruning.criteria import Criterion, ScoreInput, register_criterion
+    from .pruning.methods.base import Method, StageArgs, register_method
     from .pruning.replaying import replay
     from .study import StudySpec, run_study
     from .train.run import train_dense
@@ -63,6 +66,9 @@ _LAZY = {
     "Resolved": "prunebench.pipeline.regimes.base",
     "register_regime": "prunebench.pipeline.regimes.base",
     "load_plugins": "prunebench.plugins",
+    "Method": "prunebench.pruning.methods.base",
+    "StageArgs": "prunebench.pruning.methods.base",
+    "register_method": "prunebench.pruning.methods.base",
 }
 
 __all__ = ["__version__", "PrunebenchError", "ConfigError", "DataError", "testing", *_LAZY]

@@ -1,4 +1,4 @@
-"""The registries: one per plug-in kind (datasets, models, criteria, regimes, reinits, presets).
+"""The registries: one per plug-in kind (datasets, models, criteria, regimes, reinits, presets, methods).
 
 A :class:`Registry` maps names to plug-ins. It fills itself on first lookup: first the built-in
 modules it names (imported by name, so that low layers such as ``config`` can validate a model or data
@@ -99,10 +99,12 @@ class Registry(Generic[T]):
 #: Every plug-in kind, defined here (the bottom layer) so that any layer can look names up.
 DATASETS: Registry[Any] = Registry("dataset", builtins=("prunebench.data",), group="prunebench.datasets")
 MODELS: Registry[Any] = Registry("model", builtins=("prunebench.models",), group="prunebench.models")
-CRITERIA: Registry[Any] = Registry("criterion", builtins=("prunebench.pruning.criteria",), group="prunebench.criteria")
+CRITERIA: Registry[Any] = Registry("criterion", builtins=("prunebench.pruning.criteria", "prunebench.pruning.methods.fpgm", "prunebench.pruning.methods.hrank"), group="prunebench.criteria")
 REGIMES: Registry[Any] = Registry("regime", builtins=("prunebench.pipeline.regimes",), group="prunebench.regimes")
 REINITS: Registry[Any] = Registry("reinit", builtins=("prunebench.pruning.reinit",), group="prunebench.reinits")
 PRESETS: Registry[Any] = Registry("pruning preset", builtins=("prunebench.pruning.presets",))
+METHODS: Registry[Any] = Registry("method", builtins=tuple(f"prunebench.pruning.methods.{m}" for m in (
+    "oneshot", "slimming", "greg", "tpp", "agp", "imp", "sfp")), group="prunebench.methods")
 
 #: Entry-point group of each plug-in kind, as documented in docs/extending.md.
-ENTRY_POINT_GROUPS = {r.kind: r.group for r in (DATASETS, MODELS, CRITERIA, REGIMES, REINITS) if r.group}
+ENTRY_POINT_GROUPS = {r.kind: r.group for r in (DATASETS, MODELS, CRITERIA, REGIMES, REINITS, METHODS) if r.group}

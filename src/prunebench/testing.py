@@ -193,4 +193,46 @@ def check_regime(name: str, fields: dict[str, Any] | None = None) -> None:
     _require(isinstance(est, int) and est >= 0, f"regime {name!r}: estimated_epochs gave {est!r}")
 
 
-__all__ = ["ContractError", "check_criterion", "check_dataset", "check_model", "check_regime", "probe_model"]
+def check_method(name: str, args: dict[str, Any] | None = None, prune: dict[str, Any] | None = None) -> None:
+    """A method with a pruning stage runs it on the probe network through the training loop (its
+    ``example`` args and ``example_prune`` prune spec unless given) and cuts: the
+    stage records ``reg``, ``sparsity`` and ``macs`` every epoch, the cut removes something, leaves
+    the dense model alone, and the same seed gives the same plan."""
+    from .config import DataSpec, TrainSpec
+    from .data import load_data
+    from .pruning.methods.base import StageContext, get_method
+    from .pruning.spec import PruneSpec
+    from .train.loop import steps_per_epoch, train
+
+    method = get_method(name)
+    parsed = method.args(dict(args if args is not None else method.example))
+    if not method.has_stage:
+        return
+    spec = PruneSpec(**(prune or method.example_prune))
+    method.check_prune(parsed, spec)
+    data = load_data(DataSpec(name="synthetic", input_shape=PROBE_SHAPE, num_classes=4, num_samples=64, augment=False))
+    epochs, schedule = method.stage_schedule(parsed, TrainSpec(epochs=2, lr_schedule="0:0.05"))
+    recipe = TrainSpec(epochs=epochs, lr_schedule=schedule, batch_size=16)
+
+    def once():
+        dense = probe_model(0).train()
+        before = {k: v.clone() for k, v in dense.state_dict().items()}
+        model = probe_model(0).train()
+        ctx = StageContext(prune=spec, seed=0, steps_per_epoch=steps_per_epoch(data, 16), input_shape=PROBE_SHAPE,
+                           batches=_batches(), snapshot=lambda e: before, notes={"layers": 2, "round_epochs": epochs // max(1, getattr(parsed, "rounds", 1))})
+        method.check(parsed, ctx)
+        hooks = method.hooks(parsed, model, ctx)
+        out = train(model, data, recipe, callbacks=[hooks], augment=False)
+        result = method.finish(parsed, model, hooks, ctx)
+        _require(all(torch.equal(before[k], v) for k, v in dense.state_dict().items()), f"method {name!r} changed another model")
+        return out, result
+
+    (out, first), (_, second) = once(), once()
+    for rec in out.history:
+        _require(all(k in rec for k in ("reg", "sparsity", "macs")), f"method {name!r}: a stage epoch lacks reg/sparsity/macs")
+    _require(first.report["params"] < first.report["dense_params"] or first.masks is not None,
+             f"method {name!r}: the cut removed nothing")
+    _require(first.plan["layers"] == second.plan["layers"], f"method {name!r}: the same seed gave different plans")
+
+
+__all__ = ["ContractError", "check_criterion", "check_dataset", "check_method", "check_model", "check_regime", "probe_model"]

@@ -16,7 +16,7 @@ import sys
 from ..errors import PrunebenchError, disk_error
 
 #: Command-group modules, in the order their commands appear in ``--help``.
-GROUPS = ["train", "pipeline", "prune", "study", "report", "info", "audit", "literature"]
+GROUPS = ["train", "pipeline", "prune", "study", "report", "info", "methods", "audit", "literature"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -104,7 +104,9 @@ def format_dry_run(expansion: Any, target: Path) -> str:
         sched = recipe.get("lr_schedule") or (f"lr {recipe['lr']:g}" if recipe.get("lr") else "base schedule")
         ratios = ", ".join(f"{r:g}" for r in (arm.ratios or study.ratios))
         versus = "reference" if refs.get(arm.name, study.reference) == arm.name else f"vs {refs.get(arm.name, study.reference)}"
-        lines.append(f"  {arm.name}: criterion {arm.criterion}, reinit {arm.reinit}, regime {arm.regime_choice().name}, "
+        method = arm.method_fields()
+        stage = f"method {method['name']}, " if method else ""
+        lines.append(f"  {arm.name}: {stage}criterion {arm.criterion}, reinit {arm.reinit}, regime {arm.regime_choice().name}, "
                      f"retrain {sched}, epochs {recipe.get('epochs', 'base')}; ratios {ratios}; {versus}"
                      + (f"; sanity check {arm.sanity} of {arm.of}" if arm.sanity else "")
                      + (f"; tuned: {arm.tune.describe()} ({len(arm.tune.lr)} runs each)" if arm.tune else ""))

@@ -25,8 +25,10 @@ from ..train.loop import resolve_device
 from ..train.run import partial_dir, place_model, run_training, summarize, train_dense
 from .callbacks import JSVCallback, MaskCallback, jsv_inputs
 from .fairness_record import base_identity, schedule_fields
+from ..pruning.methods.base import get_method
 from .regimes import RegimeContext, Resolved, get_regime, norm_drop, resolve, snapshot_epochs
 from .spec import PipelineSpec
+from .stage import method_snapshots, run_stage
 
 
 def base_dir_for(spec: PipelineSpec, root: Path) -> Path:
@@ -57,7 +59,7 @@ def prepare_base(spec: PipelineSpec, base_root: Path, *, progress: bool | None =
         return base
     run = spec.base_run()
     assert run is not None
-    snaps = snapshot_epochs(spec.regime)
+    snaps = snapshot_epochs(spec.regime) | method_snapshots(spec)
     done = base / "result.json"
     if done.is_file():
         have = set(json.loads(done.read_text()).get("snapshot_epochs") or ())
@@ -135,7 +137,7 @@ def _reinit(spec: PipelineSpec, resolved: Resolved, model: torch.nn.Module) -> s
 
 
 def fairness_fields(spec: PipelineSpec, resolved: Resolved, base_id: str, report: dict[str, Any],
-                    base_recipe: TrainSpec | None = None) -> dict[str, Any]:
+                    base_recipe: TrainSpec | None = None, stage: dict[str, Any] | None = None) -> dict[str, Any]:
     """The columns the comparison-setup audit compares (meanings: pipeline/fairness_record.py).
     ``base_recipe``: the recipe that made the base (read from its model directory when external)."""
     retrain = resolved.retrain
@@ -150,7 +152,7 @@ def fairness_fields(spec: PipelineSpec, resolved: Resolved, base_id: str, report
         "batch_size": retrain.batch_size,
         "weight_decay": retrain.weight_decay,
         "momentum": retrain.momentum,
-        **schedule_fields(resolved, base_recipe, report["macs"], report["dense_macs"]),
+        **schedule_fields(resolved, base_recipe, report["macs"], report["dense_macs"], stage),
     }
 
 
@@ -208,13 +210,19 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     data = load_data(spec.data, compact=True)  # 8-bit images stay uint8, normalised per batch
     dense, base_md = load_model(base)
     first = get_regime(spec.regime.name).score_epoch(spec.regime)
-    prune_result = _score(spec, base, dense, data, first)
+    stage = None
+    if get_method(spec.method.name).has_stage:  # the method trains, then cuts (pipeline/stage.py)
+        prune_result, stage = run_stage(spec, base, dense, data, device, partial_dir(out) / "stage",
+                                        _base_recipe(base_md.spec), progress=progress)
+    else:
+        prune_result = _score(spec, base, dense, data, first)
     report = dict(prune_result.report)
     ctx = RegimeContext(_base_recipe(base_md.spec), report["dense_macs"], report["macs"], spec.seed,
                         norm_drop=norm_drop(_weights_at(base, dense, first), prune_result.model),
-                        pruned_fraction=report["sparsity"])  # what the pruning did (ALLR reads it)
+                        pruned_fraction=report["sparsity"],  # what the pruning did (ALLR reads it)
+                        stage_compute=stage["compute"] if stage else 0)
     resolved = resolve(spec.regime, ctx)
-    if resolved.score_epoch != first:  # the epoch to score at depends on the pruned MACs (PxFy squeeze)
+    if resolved.score_epoch != first and stage is None:  # the epoch to score at depends on the pruned MACs (PxFy squeeze)
         prune_result = _score(spec, base, dense, data, resolved.score_epoch)
         report = dict(prune_result.report)
     model = _kept_weights(prune_result, base, dense, resolved)
@@ -241,13 +249,16 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     result["initial"] = outcome.initial
     result.update(checkpoints)
     result["reinit"] = reinit
-    result["fairness"] = fairness_fields(spec, resolved, _base_identity(spec, base), report, ctx.base_train)
+    result["fairness"] = fairness_fields(spec, resolved, _base_identity(spec, base), report, ctx.base_train, stage)
     stored = {"run_id": run_id, **spec.full_json(), "resolved": {"start": resolved.start, "snapshot_epoch": resolved.snapshot_epoch,
               "score_epoch": resolved.score_epoch, "retrain": resolved.retrain.full_json(),
               "pretrain_epochs": resolved.pretrain_epochs}}
     if resolved.derived:  # numbers the regime computed (ALLR's LR and its inputs)
         stored["resolved"]["derived"] = resolved.derived
         result["regime_derived"] = resolved.derived
+    if stage is not None:  # the pruning stage's recipe written out, its epochs in result.json
+        stored["resolved"]["stage"] = stage["recipe"]
+        result["stage"] = {k: v for k, v in stage.items() if k != "recipe"}
     tensors = {"masks.safetensors": masks.to_tensors()} if masks is not None else None
     write_model_dir(out, model, info=dict(base_md.info), spec=stored, history=outcome.history, result=result,
                     plan=prune_result.plan, tensors=tensors)

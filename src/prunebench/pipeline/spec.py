@@ -8,7 +8,8 @@ from pydantic import Field, field_validator, model_validator
 from .. import schedule as sched
 from ..config import DataSpec, ModelSpec, Spec, TrainRunSpec, TrainSpec
 from ..pruning.spec import PruneSpec
-from ..registry import REGIMES, REINITS
+from ..pruning.methods.base import DEFAULT_METHOD, get_method
+from ..registry import METHODS, REGIMES, REINITS
 from .regimes.base import DEFAULT_REGIME, get_regime
 
 
@@ -68,6 +69,28 @@ class RegimeSpec(Spec):
         return self
 
 
+class MethodSpec(Spec):
+    """The pruning method (pruning/methods/): its name and its parameters, the pruning stage's
+    recipe among them. ``args`` is stored with every parameter written out (no hidden defaults);
+    the default one-shot method has none, so it never enters a run id."""
+
+    name: str = DEFAULT_METHOD
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _full_args(self) -> "MethodSpec":
+        from ..errors import ConfigError
+
+        if self.name not in METHODS:
+            raise ConfigError(f"unknown method {self.name!r}; valid: {', '.join(METHODS.names())}")
+        full = get_method(self.name).args(self.args).model_dump(mode="json")
+        object.__setattr__(self, "args", full)
+        return self
+
+    def parsed(self) -> Any:
+        return get_method(self.name).args(self.args)
+
+
 class PipelineSpec(Spec):
     """One run of the pipeline. Its hash is the run id."""
 
@@ -78,6 +101,7 @@ class PipelineSpec(Spec):
     prune: PruneSpec
     reinit: str = "keep"
     regime: RegimeSpec
+    method: MethodSpec = Field(default_factory=MethodSpec)
     seed: int = 0
     jsv_samples: int = Field(default=100, ge=0)
     device: str | None = None  # where to retrain; default: the base recipe's device (cpu for a model directory)
@@ -99,6 +123,22 @@ class PipelineSpec(Spec):
         if value not in REINITS:
             raise ValueError(f"reinit must be one of {', '.join(REINITS.names())}, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _method_fits(self) -> "PipelineSpec":
+        from ..errors import ConfigError
+
+        method = get_method(self.method.name)
+        if not method.has_stage:
+            return self
+        method.check_prune(self.method.parsed(), self.prune)
+        if self.method.parsed().track_jsv and self.jsv_samples == 0:
+            raise ConfigError(f"method {self.method.name!r}: track_jsv needs jsv_samples > 0 (it has 0 inputs to measure on)")
+        regime = get_regime(self.regime.name)
+        if regime.score_epoch(self.regime) is not None or regime.snapshots(self.regime):
+            raise ConfigError(f"method {self.method.name!r} runs its pruning stage from the final base weights; regime "
+                              f"{self.regime.name!r} prunes or restarts from a base snapshot (use retrain, lr-rewind or a scratch regime)")
+        return self
 
     def base_run(self) -> TrainRunSpec | None:
         """The dense pretraining run this pipeline needs (None when the base is a model directory).

@@ -85,7 +85,7 @@ def _plan_head(model: nn.Module, spec: PruneSpec, crit_cfg: dict, seed: int, sha
 
 def prune(
     model: nn.Module, spec: Any, *, data: Any = None, seed: int = 0, check: bool = True,
-    input_shape: tuple[int, ...] | None = None,
+    input_shape: tuple[int, ...] | None = None, chosen: dict[str, list[int]] | MaskSet | None = None,
 ) -> PruneResult:
     """Prune ``model`` (any ``nn.Module``) by ``spec`` (PruneSpec, preset name, ratio string, float, ...).
 
@@ -95,7 +95,11 @@ def prune(
 
     Returns a :class:`PruneResult`: ``.model`` (the pruned model, a new module; ``model`` is left
     untouched), ``.plan`` (the replayable plan), ``.report`` (params, MACs, sparsity, speedup,
-    widths) and ``.masks`` (the MaskSet of a weight-granularity prune, else None)."""
+    widths) and ``.masks`` (the MaskSet of a weight-granularity prune, else None).
+
+    ``chosen``: what a method with a pruning stage decided to remove, used instead of the criterion's
+    lowest scores: per layer name the removed filter indices (filter granularity), or the MaskSet
+    (weight granularity). The plan records it like any other choice."""
     spec = as_spec(spec)
     _check_preset(spec, model)
     shape = tuple(input_shape) if input_shape is not None else input_shape_of(model)
@@ -104,6 +108,8 @@ def prune(
     layer_ratios = _ratios.resolve(spec, layers, family_of(model))
     criterion = criterion_from_spec(spec)
     plan = _plan_head(model, spec, criterion.config(), seed, shape)
+    if chosen is not None:
+        return _prune_chosen(model, spec, chosen, layers, layer_ratios, criterion, seed, shape, dense_comp, check)
     targets = [l for l in layers if _ratios.n_removed(layer_ratios[l.name], _size(model, l, spec.granularity)) > 0]
     if not targets:
         raise PruneError(f"pruning spec {spec.ratio!r} removes nothing from {model_label(model)} (every ratio rounds to 0 filters)")
@@ -157,6 +163,41 @@ def _record_entries(plan: dict[str, Any], spec: PruneSpec, layers: list[Layer]) 
     for entry in plan["layers"]:
         e = form.entries[won[entry["name"]]]
         entry["entry"] = f"{e.key()}:{e.ratio:g}"
+
+def _prune_chosen(model, spec, chosen, layers, layer_ratios, criterion, seed, shape, dense_comp, check) -> PruneResult:
+    """``prune`` with the removal given (see ``chosen``); the same plan, application and checks."""
+    plan = _plan_head(model, spec, criterion.config(), seed, shape)
+    by_name = {l.name: l for l in layers}
+    if spec.granularity == "filter":
+        if not isinstance(chosen, dict):
+            raise PruneError("a filter prune takes the chosen filters as {layer: [indices]}")
+        unknown = sorted(set(chosen) - set(by_name))
+        if unknown:
+            raise PruneError(f"chosen filters name layer {unknown[0]!r}, which is not prunable here")
+        entries = []
+        for name in [l.name for l in layers if chosen.get(l.name)]:
+            l, gone = by_name[name], set(int(i) for i in chosen[name])
+            if len(gone) >= l.width or not all(0 <= i < l.width for i in gone):
+                raise PruneError(f"chosen filters of {name} must be indices in 0..{l.width - 1}, fewer than all")
+            entries.append({"name": name, "index": l.index, "ratio": layer_ratios[name], "width": l.width,
+                            "removed": len(gone), "kept": [i for i in range(l.width) if i not in gone]})
+        if not entries:
+            raise PruneError(f"the method removes nothing from {model_label(model)}")
+        plan["layers"] = entries
+        pruned, masks = apply_filter_plan(model, plan, check=check), None
+    else:
+        if not isinstance(chosen, MaskSet):
+            raise PruneError("a weight prune takes the chosen weights as a MaskSet")
+        masks = chosen
+        counts = masks.counts()
+        plan["layers"] = [_weight_entry(model, by_name[n], layer_ratios[n], counts) for n in counts if n in by_name]
+        plan["masks"] = {"file": MASKS_FILE, "sha256": masks.sha256()}
+        pruned = masks.attach(masks.apply_(copy.deepcopy(model)))
+        if check:
+            _check_masked(pruned, masks)
+    report = make_report(pruned, shape, dense_comp, masks)
+    plan["widths"] = [[name, *w] for name, w in report["widths"].items()]
+    return PruneResult(pruned, plan, report, masks)
 
 
 def _size(model: nn.Module, layer: Layer, granularity: str) -> int:

@@ -28,6 +28,7 @@ def arm_design(study: StudySpec, arm: ArmSpec) -> dict[str, str]:
     values: dict[str, Any] = {
         "criterion": arm.criterion, "prune": arm.prune, "reinit": arm.reinit, "regime": regime,
         "model": (arm.model or study.model).model_dump(mode="json"), "ratios": arm.ratios or study.ratios,
+        "method": arm.method_fields(),
         **{f"retrain.{k}": recipe.get(k) for k in RETRAIN_KEYS},
     }
     return {p: json.dumps(values[p], sort_keys=True) for p in COMPARE_PATHS}

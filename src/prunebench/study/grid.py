@@ -123,6 +123,8 @@ def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, lr: f
         "regime": regime if lr is None else candidate_fields(regime, lr),
         "seed": seed,
     }
+    if arm.method_fields() is not None:
+        data["method"] = arm.method_fields()
     if study.jsv_samples is not None:
         data["jsv_samples"] = study.jsv_samples
     if isinstance(study.base, str) and study.device is not None:
@@ -133,6 +135,7 @@ def pipeline_dict(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, lr: f
 def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: str, position: int,
              lr: float | None = None) -> tuple[Job, Any, Any]:
     from ..pipeline import PipelineSpec, snapshot_epochs
+    from ..pipeline.stage import method_snapshots
 
     where = f"{source}: arm {arm.name!r} (ratio {ratio:g}, seed {seed}{'' if lr is None else f', lr {lr:g}'})"
     try:
@@ -152,7 +155,7 @@ def _run_job(study: StudySpec, arm: ArmSpec, ratio: float, seed: int, source: st
         run_id=spec.spec_hash(), kind="run", spec=spec.full_json(), seed=seed, arm=arm.name, ratio=ratio,
         base_id=base_run.spec_hash() if base_run is not None else None,
         base_path=study.base if isinstance(study.base, str) else None,
-        snapshots=tuple(sorted(snapshot_epochs(spec.regime))),
+        snapshots=tuple(sorted(snapshot_epochs(spec.regime) | method_snapshots(spec))),
         device=spec.run_device,
         position=position, meta=meta,
     )

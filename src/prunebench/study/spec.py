@@ -89,6 +89,12 @@ class ArmSpec(Spec):
     of: str | None = None
     # Retraining-LR tuning on validation (study/tuning.py): every candidate is a run, the best on validation is kept.
     tune: TuneSpec | None = None
+    method: Union[str, dict[str, Any], None] = None  # a method with a pruning stage: name, or {name, args}
+
+    def method_fields(self) -> dict[str, Any] | None:
+        if self.method is None:
+            return None
+        return {"name": self.method} if isinstance(self.method, str) else dict(self.method)
 
     @field_validator("ratios")
     @classmethod
@@ -100,7 +106,7 @@ class ArmSpec(Spec):
 
 
 #: Paths a ``compare`` mapping may name (a field of an arm, after the study's defaults apply).
-COMPARE_PATHS = ("criterion", "prune", "reinit", "regime", "model", "ratios", *(f"retrain.{k}" for k in RETRAIN_KEYS))
+COMPARE_PATHS = ("criterion", "prune", "reinit", "regime", "model", "ratios", "method", *(f"retrain.{k}" for k in RETRAIN_KEYS))
 
 
 class CompareSpec(Spec):

@@ -70,6 +70,7 @@ class CheckpointCallback(Callback):
             "epoch": str(state.epoch),
             "history": json.dumps(state.history + [record]),
             "initial": json.dumps(state.initial),
+            "carry": json.dumps(state.carry),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -106,6 +107,7 @@ def load_checkpoint(path: str | Path, key: str, model: torch.nn.Module, optimize
         "history": json.loads(meta["history"]),
         "initial": json.loads(meta.get("initial", "{}")),
         "optimizer_state": opt_state,
+        "carry": json.loads(meta.get("carry", "{}")),
     }
 
 

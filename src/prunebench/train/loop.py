@@ -34,6 +34,8 @@ class TrainState:
     epoch: int = 0  # epochs completed so far
     history: list[dict[str, Any]] = field(default_factory=list)
     initial: dict[str, Any] = field(default_factory=dict)  # measurements before the first epoch
+    step: int = 0  # optimizer steps completed so far (a pruning stage's iteration count)
+    carry: dict[str, Any] = field(default_factory=dict)  # callbacks' JSON state, kept in the checkpoint
     augment: bool | str = True  # true: the data set's default; false: none; or an augmentation's name
     stop: bool = False
     diverged: bool = False
@@ -54,6 +56,13 @@ class Callback:
     """Hooks of the loop; each is a no-op unless overridden."""
 
     def on_train_start(self, state: TrainState) -> None: ...
+
+    def penalty(self, state: TrainState) -> torch.Tensor | None:
+        """A term added to this step's loss (a pruning stage's regulariser), or None."""
+        return None
+
+    def on_after_backward(self, state: TrainState) -> None:
+        """After backward, before the optimizer step: a penalty added to the gradients."""
 
     def on_step_end(self, state: TrainState) -> None: ...
 
@@ -107,9 +116,17 @@ def _run_epoch(state: TrainState, callbacks: Sequence[Callback]) -> dict[str, An
         with autocast(spec.autocast, state.device):  # the forward pass only; evaluation stays FP32
             logits = model(xb)
             loss = F.cross_entropy(logits, yb)
+        total = loss
+        for cb in callbacks:  # penalties (a pruning stage's regulariser) in full precision
+            extra = cb.penalty(state)
+            if extra is not None:
+                total = total + extra
         state.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
+        for cb in callbacks:
+            cb.on_after_backward(state)
         state.optimizer.step()
+        state.step += 1
         for cb in callbacks:
             cb.on_step_end(state)
         loss_sum += loss.detach().double() * yb.numel()
@@ -146,6 +163,7 @@ def train(
     optimizer_state: dict[str, Any] | None = None,
     initial: dict[str, Any] | None = None,
     augment: bool | str = True,
+    carry: dict[str, Any] | None = None,
 ) -> TrainOutcome:
     """Train ``model`` in place for ``spec.epochs`` epochs (from ``start_epoch`` when resuming)."""
     device = torch.device(device) if device is not None else resolve_device(spec.device)
@@ -166,6 +184,8 @@ def train(
         history=list(history or []),
         initial=dict(initial or {}),
         augment=augment,
+        step=start_epoch * steps_per_epoch(data, spec.batch_size),
+        carry=dict(carry or {}),
     )
     autocast(spec.autocast, device)  # refused here, before the first epoch, where it cannot run
     with precision(spec.deterministic, spec.tf32) as flags:

@@ -58,6 +58,7 @@ class RegimeContext:
     seed: int
     norm_drop: float | None = None
     pruned_fraction: float | None = None
+    stage_compute: float = 0  # epochs x MACs of the method's pruning stage (0 for one-shot)
 
 
 @dataclass(frozen=True)

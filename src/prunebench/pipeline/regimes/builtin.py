@@ -156,7 +156,9 @@ class ScratchB(_Scratch):
     params = ("scratch_b",)
 
     def epochs_for(self, spec: Any, ctx: RegimeContext, base_epochs: int) -> int:
-        return scratch_b_epochs(base_epochs, ctx.dense_macs, ctx.pruned_macs, spec.epochs or 0, spec.scratch_b)
+        # A method's pruning stage is part of the dense run's compute: in dense-epoch units.
+        k1 = base_epochs + (ctx.stage_compute / ctx.dense_macs if ctx.dense_macs else 0)
+        return scratch_b_epochs(k1, ctx.dense_macs, ctx.pruned_macs, spec.epochs or 0, spec.scratch_b)
 
 
 def squeezed_epoch(x: int, dense_macs: float, pruned_macs: float) -> int:
