@@ -18,3 +18,15 @@ def test_every_reading_states_its_tests():
     for name, text in readings.readings().items():
         assert text.count("Welch p") >= 3, name
         assert "no difference" not in text and "closes most" not in text, name
+
+
+def test_every_figure_the_docs_link_is_stored():
+    import re
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "docs" / "studies").glob("*/report.md"))]
+    missing = []
+    for page in pages:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", page.read_text()):
+            if "://" not in target and not (page.parent / target).is_file():
+                missing.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not missing, missing
