@@ -43,7 +43,10 @@ def test_latency_on_a_device_that_is_not_there(device, says, monkeypatch):
     (["--latency", "--device", "cuda"], "no CUDA device is available"),
     (["--latency", "--device", "cuda:1"], "no CUDA device is available"),
     (["--latency", "--device", "mps"], "'mps' is not supported"),
-    (["--device", "cpu"], "--device is the device of --latency"),
+    (["--device", "cpu"], "--device sets up the latency measurement; add --latency"),
+    (["--batch-size", "8", "--threads", "2"], "--batch-size, --threads set up the latency measurement; add --latency"),
+    (["--channels-last"], "--channels-last sets up the latency measurement"),
+    (["--latency", "--batch-size", "0"], "--batch-size must be at least 1"),
 ])
 def test_inspect_latency_device_errors_are_one_line(argv, says, capsys):
     from prunebench.cli import main

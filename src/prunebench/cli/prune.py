@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _prune_flags(p, required=False)
     p.add_argument("--latency", action="store_true", help="also measure latency (on --device)")
     p.add_argument("--device", help="latency device: cpu (default), cuda, cuda:N or auto")
-    p.add_argument("--batch-size", type=int, default=1, help="latency batch size (default 1)")
+    p.add_argument("--batch-size", type=int, help="latency batch size (default 1)")
     p.add_argument("--threads", type=int, help="latency thread count on the CPU (default 1)")
     p.add_argument("--channels-last", action="store_true", help="latency in channels_last memory format")
     p.add_argument("--json", action="store_true")
@@ -140,8 +140,12 @@ def _inspect(args: argparse.Namespace) -> int:
         title = args.model
     if args.latency:
         report["latency"] = _latency(model, shape, args)
-    elif args.device is not None:
-        raise PruneError("--device is the device of --latency; add --latency")
+    else:
+        latency_only = [flag for flag, value in (("--device", args.device), ("--batch-size", args.batch_size),
+                                                 ("--threads", args.threads), ("--channels-last", args.channels_last or None))
+                        if value is not None]
+        if latency_only:
+            raise PruneError(f"{', '.join(latency_only)} set{'s' if len(latency_only) == 1 else ''} up the latency measurement; add --latency")
     if args.json:
         print_json(report)
     else:
@@ -160,7 +164,9 @@ def _latency(model: Any, shape: Any, args: argparse.Namespace) -> dict[str, Any]
     device = resolve_device(args.device or "cpu")
     if device.type != "cpu" and args.threads is not None:
         raise PruneError(f"--threads is the CPU's thread count; it does not apply to --device {args.device}")
-    lat = measure(model, shape, batch_size=args.batch_size, threads=1 if args.threads is None else args.threads, channels_last=args.channels_last,
+    if args.batch_size is not None and args.batch_size < 1:
+        raise PruneError(f"--batch-size must be at least 1, got {args.batch_size}")
+    lat = measure(model, shape, batch_size=1 if args.batch_size is None else args.batch_size, threads=1 if args.threads is None else args.threads, channels_last=args.channels_last,
                   device=device)
     if "warning" in lat:
         print(f"warning: latency: {lat['warning']}", file=sys.stderr)
