@@ -122,6 +122,29 @@ def test_a_sanity_arm_shares_the_checked_arms_base_and_retraining(tmp_path):
     assert [j.run_id for j in again.runs] == [j.run_id for j in exp.runs]  # the stored study reads back
 
 
+GREG = {"name": "greg", "criterion": "l1", "method": {"name": "greg-1", "args": {"epochs": 2}}, "regime": "lr-rewind",
+        "retrain": {"epochs": 1}}
+
+
+@pytest.mark.parametrize("kind", ["same-ratios-random", "inverted"])
+def test_a_sanity_arm_of_a_method_with_a_pruning_stage_is_refused(tmp_path, kind):
+    # The method's choice comes from its stage, not from criterion scores: a one-shot sanity arm
+    # would silently check plain L1 instead.
+    study = copy.deepcopy(STUDY)
+    study["arms"] = [study["arms"][0], GREG, {"name": "greg-check", "sanity": kind, "of": "greg"}]
+    with pytest.raises(ConfigError, match="prunes with method 'greg-1'"):
+        expand(load_study(write(tmp_path, study)), tmp_path / "study.yaml")
+
+
+def test_reinit_on_mask_of_a_method_arm_keeps_its_method(tmp_path):
+    study = copy.deepcopy(STUDY)
+    study["arms"] = [study["arms"][0], GREG, {"name": "greg-reinit", "sanity": "reinit-on-mask", "of": "greg"}]
+    exp = expand(load_study(write(tmp_path, study)), tmp_path / "study.yaml")
+    by = {(j.arm, j.seed): j for j in exp.runs}
+    assert by[("greg-reinit", 0)].spec["method"] == by[("greg", 0)].spec["method"]
+    assert by[("greg-reinit", 0)].spec["method"]["name"] == "greg-1" and by[("greg-reinit", 0)].spec["reinit"] == "fresh"
+
+
 @pytest.mark.parametrize("arm, says", [
     ({"name": "x", "sanity": "inverted", "of": "nope"}, "'nope' is not another arm"),
     ({"name": "x", "sanity": "inverted"}, "needs both 'sanity'"),

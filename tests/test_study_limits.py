@@ -87,3 +87,9 @@ def test_a_grid_of_10_5_runs_validates_in_seconds_and_says_its_size_first(tmp_pa
     assert "validating 100,000 runs" in capsys.readouterr().err
     assert took < 30, f"{took:.1f} s"  # about 3 s on one core; a full validation of every seed took ~50 s
     assert not (tmp_path / "out").exists()
+
+
+def test_only_true_and_false_are_booleans_so_on_is_a_key():
+    # YAML 1.1 reads on/off/yes/no as booleans: `tune: {on: validation}` would have the key True.
+    assert parse_yaml("tune: {on: validation}\na: yes\nb: off\nc: true\nd: False\n", "s.yaml") == {
+        "tune": {"on": "validation"}, "a": "yes", "b": "off", "c": True, "d": False}

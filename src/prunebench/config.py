@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import stat
 from pathlib import Path
 import types
@@ -344,6 +345,16 @@ class _BoundedLoader(yaml.SafeLoader):
                 if ident in seen:
                     raise _YamlLimit(f"duplicate key {key.value!r}", key.start_mark)
                 seen.add(ident)
+
+
+# YAML 1.2 booleans: only true/false (any case PyYAML knows). YAML 1.1's yes/no/on/off/y/n stay
+# strings, so a key such as ``on:`` (``tune: {on: validation}``) is the word, not the boolean True.
+_BoundedLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_BoundedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 class _YamlLimit(Exception):
