@@ -86,6 +86,12 @@ CASES = [
     Case("slimming with another criterion", pipeline_case({"name": "slimming"}), "give criterion 'bn-scale'"),
     Case("study arm: unknown method", study_case({"name": "nope"}), "unknown method 'nope'"),
     Case("study arm: negative strength", study_case({"name": "tpp", "args": {"lw": -1}}), "lw"),
+    # Caught by the study's dry run with the real steps per epoch (the training split is loaded once),
+    # before the study directory exists, not when the runs start.
+    Case("study arm: stage shorter than the GReg ramp", study_case({"name": "greg-1", "args": {"epochs": 1}}),
+         "ramp needs 99991 iterations, but the pruning stage has 2 (1 epochs x 2)"),
+    Case("study arm: stage shorter than TPP's ramp", study_case({"name": "tpp", "args": {"epochs": 1}}),
+         "method 'tpp': its ramp and staged zeroing need"),
     Case("study arm: IMP rewinds past the base run", study_case({"name": "imp", "args": {"rewind_epoch": 5}}),
          "rewind_epoch 5 must be below the base run's 1 epochs"),
 ]

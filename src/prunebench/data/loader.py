@@ -52,12 +52,16 @@ class TensorLoader:
         self.min_last = min_last
 
     def __len__(self) -> int:
-        n = len(self.x)
-        if self.drop_last:
-            return n // self.batch_size
-        batches = math.ceil(n / self.batch_size)
-        short = n - (batches - 1) * self.batch_size
-        return batches - 1 if batches > 1 and short < self.min_last else batches
+        return self.batches(len(self.x), self.batch_size, min_last=self.min_last, drop_last=self.drop_last)
+
+    @staticmethod
+    def batches(n: int, batch_size: int, *, min_last: int = 1, drop_last: bool = False) -> int:
+        """How many batches a loader of ``n`` examples gives (without building one)."""
+        if drop_last:
+            return n // batch_size
+        batches = math.ceil(n / batch_size)
+        short = n - (batches - 1) * batch_size
+        return batches - 1 if batches > 1 and short < min_last else batches
 
     def _order(self) -> Tensor | None:
         if not self.shuffle:

@@ -5,6 +5,8 @@ interruption), then the method cuts. What the stage cost is recorded for the fai
 from __future__ import annotations
 
 import copy
+import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from safetensors.torch import load_file
 
 from ..config import TrainRunSpec, TrainSpec
 from ..errors import ArtifactError, PruneError
-from ..pruning.methods.base import StageContext, get_method
+from ..pruning.methods.base import Method, StageContext, get_method
 from ..pruning.methods.common import targets
 from ..rng import derive_seed
 from ..train.loop import prepared, steps_per_epoch
@@ -38,6 +40,37 @@ def stage_recipe(spec: Any, base_recipe: TrainSpec | None) -> TrainSpec:
                      momentum=pick(args.momentum, base.momentum), nesterov=base.nesterov,
                      weight_decay=pick(args.weight_decay, base.weight_decay),
                      seed=derive_seed(spec.seed, "stage") % (2**31), device=spec.run_device)
+
+
+@lru_cache(maxsize=8)
+def _training_split(data_json: str) -> tuple[int, tuple[int, ...], int]:
+    """(training examples, input shape, classes) of a data spec, loaded once per process."""
+    from ..config import DataSpec
+    from ..data import load_data
+
+    data = load_data(DataSpec.model_validate(json.loads(data_json)), compact=True)
+    return len(data.train_y), tuple(data.input_shape), int(data.num_classes)
+
+
+def check_stage_fits(spec: Any, base_recipe: TrainSpec | None) -> None:
+    """The method's own check of its stage (``Method.check``: a strength ramp that needs more steps
+    than the stage has, say) with the real steps per epoch, for a study's dry run: the training split
+    is loaded once per data spec, and only for a method that defines a check. A stage that cannot
+    hold its schedule is then refused before anything is written, not when its runs start."""
+    method = get_method(spec.method.name)
+    if not method.has_stage or type(method).check is Method.check:
+        return
+    from ..data import TensorLoader
+    from ..models import build_model
+
+    recipe, args = stage_recipe(spec, base_recipe), spec.method.parsed()
+    per_round = method.round_schedule(args, base_recipe)[0] if hasattr(method, "round_schedule") else recipe.epochs
+    n, shape, classes = _training_split(json.dumps(spec.data.full_json(), sort_keys=True))
+    dense = build_model(spec.model.name, shape, classes, seed=0, **spec.model.args)
+    ctx = StageContext(prune=spec.prune, seed=derive_seed(spec.seed, "criterion"),
+                       steps_per_epoch=TensorLoader.batches(n, recipe.batch_size, min_last=2), input_shape=shape,
+                       notes={"layers": len(targets(dense, spec.prune, shape)), "round_epochs": per_round})
+    method.check(args, ctx)
 
 
 def run_stage(spec: Any, base: Path, dense: torch.nn.Module, data: Any, device: torch.device, work: Path,

@@ -54,11 +54,12 @@ def check_run(spec: Any, base_recipe: TrainSpec | None, where: str) -> None:
         dense, pruned = _prune_counts(json.dumps(spec.model.full_json(), sort_keys=True),
                                       json.dumps(spec.prune.full_json(), sort_keys=True))
         resolved = resolve(spec.regime, RegimeContext(base_recipe, dense, pruned, spec.seed))
-        from ..pipeline.stage import stage_recipe
+        from ..pipeline.stage import check_stage_fits, stage_recipe
         from ..pruning.methods.base import get_method
 
         if get_method(spec.method.name).has_stage:  # the stage resolves against the base (IMP's rewind point)
             stage_recipe(spec, base_recipe)
+            check_stage_fits(spec, base_recipe)  # and holds the method's schedule (real steps per epoch)
     except PrunebenchError as err:
         msg = str(err).splitlines()[0]
         raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
