@@ -45,7 +45,7 @@ def test_a_diverged_pruning_stage_ends_the_run_diverged_in_the_stage(tmp_path):
 def test_a_diverged_retraining_says_it_diverged_in_the_retraining(tmp_path):
     spec = spec_of("slimming", {"epochs": 1, "s": 1e-3}, regime={"name": "retrain", "epochs": 2, "lr_schedule": "0:1e12"})
     r = run(spec, tmp_path, "hot-retrain")
-    assert r["diverged"] is True and r["diverged_in"] == "retrain" and r["stage"]["epochs"] == 1
+    assert r["diverged"] is True and r["diverged_in"] == "retraining" and r["stage"]["epochs"] == 1
 
 
 def test_a_study_arm_whose_stage_diverges_ends_diverged_and_the_others_done(tmp_path):

@@ -247,7 +247,7 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
                            extra_callbacks=extra, progress=progress, description=f"retrain {run_id}")
     result = summarize(outcome, run_id, time.perf_counter() - start, device=str(device))
     if outcome.diverged:
-        result["diverged_in"] = "retrain"
+        result["diverged_in"] = "retraining"
     result.update({k: report[k] for k in ("params", "macs", "dense_params", "dense_macs", "sparsity", "speedup")})
     result.update(_trainability(outcome.history, resolved.retrain))
     result["jsv_mean_start"] = outcome.initial.get("jsv_mean")
