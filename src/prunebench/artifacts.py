@@ -199,7 +199,7 @@ def check_dense_dir(path: str | Path, what: str = "base") -> None:
 
 def write_model_dir(
     out: str | Path,
-    model: torch.nn.Module,
+    model: torch.nn.Module | None,
     *,
     info: dict[str, Any],
     spec: dict[str, Any],
@@ -210,7 +210,8 @@ def write_model_dir(
     overwrite: bool = True,
 ) -> Path:
     """Write a complete model directory atomically. ``tensors`` maps extra file names (e.g.
-    ``masks.safetensors``) to tensor dicts."""
+    ``masks.safetensors``) to tensor dicts. ``model`` None: a run that never got a model (its pruning
+    stage diverged) writes no weights file."""
     out = check_output_dir(out)
     if out.exists() and not overwrite:
         raise ArtifactError(f"{out}: already exists")
@@ -223,7 +224,8 @@ def write_model_dir(
         (tmp / "history.jsonl").write_text("".join(dumps(r, sort_keys=True) + "\n" for r in history))
         if plan is not None:
             (tmp / "plan.json").write_text(dumps(plan, indent=2, sort_keys=True) + "\n")
-        save_weights(tmp / "weights.safetensors", model)
+        if model is not None:
+            save_weights(tmp / "weights.safetensors", model)
         for name, tdict in (tensors or {}).items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             save_file({k: v.detach().cpu().contiguous() for k, v in tdict.items()}, str(tmp / name))

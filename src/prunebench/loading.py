@@ -23,6 +23,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
     from .pruning.replaying import restructure
 
     md = read_model_dir(path)
+    if isinstance(md.result, dict) and md.result.get("diverged_in") == "stage" and not (md.path / "weights.safetensors").is_file():
+        raise ArtifactError(f"{path}: holds no model: the run's pruning stage diverged ({md.result.get('message')})")
     info = md.info
     model = build_model(info["name"], tuple(info["input_shape"]), info["num_classes"], seed=0, **info.get("args", {}))
     if md.plan is not None:

@@ -28,7 +28,7 @@ from .fairness_record import base_identity, schedule_fields
 from ..pruning.methods.base import get_method
 from .regimes import RegimeContext, Resolved, get_regime, norm_drop, resolve, snapshot_epochs
 from .spec import PipelineSpec
-from .stage import method_snapshots, run_stage
+from .stage import StageDiverged, method_snapshots, run_stage
 
 
 def base_dir_for(spec: PipelineSpec, root: Path) -> Path:
@@ -212,8 +212,12 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     first = get_regime(spec.regime.name).score_epoch(spec.regime)
     stage = None
     if get_method(spec.method.name).has_stage:  # the method trains, then cuts (pipeline/stage.py)
-        prune_result, stage = run_stage(spec, base, dense, data, device, partial_dir(out) / "stage",
-                                        _base_recipe(base_md.spec), progress=progress)
+        began = time.perf_counter()
+        try:
+            prune_result, stage = run_stage(spec, base, dense, data, device, partial_dir(out) / "stage",
+                                            _base_recipe(base_md.spec), progress=progress)
+        except StageDiverged as div:
+            return _stage_diverged(spec, out, base_md, div, time.perf_counter() - began, str(device))
     else:
         prune_result = _score(spec, base, dense, data, first)
     report = dict(prune_result.report)
@@ -242,6 +246,8 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     outcome = run_training(model, data, run, run_id=run_id, work=partial_dir(out), device=device,
                            extra_callbacks=extra, progress=progress, description=f"retrain {run_id}")
     result = summarize(outcome, run_id, time.perf_counter() - start, device=str(device))
+    if outcome.diverged:
+        result["diverged_in"] = "retraining"
     result.update({k: report[k] for k in ("params", "macs", "dense_params", "dense_macs", "sparsity", "speedup")})
     result.update(_trainability(outcome.history, resolved.retrain))
     result["jsv_mean_start"] = outcome.initial.get("jsv_mean")
@@ -262,5 +268,24 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     tensors = {"masks.safetensors": masks.to_tensors()} if masks is not None else None
     write_model_dir(out, model, info=dict(base_md.info), spec=stored, history=outcome.history, result=result,
                     plan=prune_result.plan, tensors=tensors)
+    shutil.rmtree(partial_dir(out), ignore_errors=True)
+    return result
+
+
+def _stage_diverged(spec: PipelineSpec, out: Path, base_md: Any, div: StageDiverged, elapsed: float,
+                    device: str) -> dict[str, Any]:
+    """The model directory of a run whose pruning stage diverged: there is no pruned model, so no
+    weights, plan or masks; model.json (the dense base's architecture, so that a re-run may replace
+    the directory), spec.json with the stage's resolved recipe, result.json (``diverged``,
+    ``diverged_in: "stage"``, the guard's message, the stage's history up to the divergence) and an
+    empty history.jsonl (no retraining ran). Written atomically like any model directory."""
+    run_id = spec.spec_hash()
+    record = dict(div.record)
+    recipe = record.pop("recipe")
+    result = {"run_id": run_id, "epochs": 0, "test_acc": None, "val_acc": None, "train_acc": None,
+              "diverged": True, "diverged_in": "stage", "message": div.message,
+              "wall_time_s": round(elapsed, 3), "device": device, "stage": record}
+    stored = {"run_id": run_id, **spec.full_json(), "resolved": {"stage": recipe}}
+    write_model_dir(out, None, info=dict(base_md.info), spec=stored, history=[], result=result)
     shutil.rmtree(partial_dir(out), ignore_errors=True)
     return result

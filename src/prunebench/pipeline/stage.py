@@ -14,13 +14,24 @@ import torch
 from safetensors.torch import load_file
 
 from ..config import TrainRunSpec, TrainSpec
-from ..errors import ArtifactError, PruneError
+from ..errors import ArtifactError
 from ..pruning.methods.base import Method, StageContext, get_method
 from ..pruning.methods.common import targets
 from ..rng import derive_seed
 from ..train.loop import prepared, steps_per_epoch
 from ..train.run import place_model, run_training
 from .callbacks import JSVCallback, jsv_inputs
+
+
+class StageDiverged(Exception):
+    """The pruning stage diverged (DivergenceGuard stopped it): there is no pruned model. Carries the
+    guard's message and the stage record up to the divergence; ``run_pipeline`` turns it into a run
+    that ended ``diverged`` in its stage, never a traceback."""
+
+    def __init__(self, message: str, record: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.record = record
 
 
 def method_snapshots(spec: Any) -> set[int]:
@@ -102,11 +113,6 @@ def run_stage(spec: Any, base: Path, dense: torch.nn.Module, data: Any, device: 
     run = TrainRunSpec(data=spec.data, model=spec.model, train=recipe)
     outcome = run_training(model, ddata, run, run_id=f"{spec.spec_hash()}-stage", work=work, device=device,
                            extra_callbacks=extra, progress=progress, description=f"{spec.method.name} stage")
-    if outcome.diverged:
-        raise PruneError(f"the pruning stage of method {spec.method.name!r} {outcome.message} (nothing to cut)")
-    model = model.cpu()
-    result = method.finish(args, model, hooks, ctx)
-    result.plan["method"] = {"name": spec.method.name, "args": dict(spec.method.args)}
     record = {
         "method": spec.method.name,
         "recipe": recipe.full_json(),
@@ -115,8 +121,14 @@ def run_stage(spec: Any, base: Path, dense: torch.nn.Module, data: Any, device: 
         "lrs": recipe.schedule.lrs(recipe.epochs),
         "compute": sum(int(h.get("macs") or 0) for h in outcome.history),
         "history": outcome.history,
-        "final": {k: result.report[k] for k in ("params", "macs", "sparsity", "speedup")},
     }
+    if outcome.diverged:  # nothing to cut: the run ends diverged in its stage (pipeline/run.py)
+        why = outcome.message.removeprefix("diverged: ")
+        raise StageDiverged(f"diverged: in the pruning stage of method {spec.method.name!r}, {why}", record)
+    model = model.cpu()
+    result = method.finish(args, model, hooks, ctx)
+    result.plan["method"] = {"name": spec.method.name, "args": dict(spec.method.args)}
+    record["final"] = {k: result.report[k] for k in ("params", "macs", "sparsity", "speedup")}
     for key in ("updates", "rounds"):
         if hasattr(hooks, key):
             record[key] = getattr(hooks, key)

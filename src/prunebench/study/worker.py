@@ -76,11 +76,14 @@ def finished_outcome(out: Path, run_id: str, snapshots: Any = ()) -> dict[str, A
     import json
 
     result_file = out / "result.json"
-    if not (result_file.is_file() and (out / "weights.safetensors").is_file()):
+    if not result_file.is_file():
         return None
     try:
         result = json.loads(result_file.read_text())
     except (OSError, ValueError):  # a torn directory cannot exist (atomic rename), but be safe
+        return None
+    # a run whose pruning stage diverged has no weights (pipeline/run.py): its outcome stands
+    if not (out / "weights.safetensors").is_file() and not (isinstance(result, dict) and result.get("diverged_in") == "stage"):
         return None
     if result.get("run_id") not in (None, run_id):
         return None
