@@ -49,6 +49,8 @@ def isolated_registries():
     """Whatever a case's plug-in registers (in this process, through `--plugin`) is gone afterwards,
     so a hostile data set or model never leaks into the registry-wide contract tests."""
     regs = [r for r in vars(registry).values() if isinstance(r, registry.Registry)]
+    for r in regs:  # the built-ins loaded first, else a first load inside the case is undone with it
+        r._ensure_loaded()
     saved = [(r, dict(r._items), dict(r._meta), dict(r._origin), r._loaded) for r in regs]
     loaded, modules = dict(plugins._LOADED), set(sys.modules)
     try:
