@@ -368,6 +368,29 @@ CASES = [
 ]
 
 
+# Errors of one arm found while the study is expanded: each starts with the study file, then the arm,
+# like every other study error (an unknown regime name from the registry came without either).
+ARM_ERRORS = [
+    Case("unknown regime name in an arm with a recipe",
+         lambda t: with_keys(t, arms=[{"name": "l1", "criterion": "l1", "regime": "lr-rewinding", "retrain": {"epochs": 2}}]),
+         "arm 'l1': unknown regime 'lr-rewinding'"),
+    Case("unknown regime name in a tuned arm",
+         lambda t: with_keys(t, data={**STUDY["data"], "val_fraction": 0.25},
+                             arms=[{"name": "l1", "criterion": "l1", "regime": "nope", "tune": {"lr": [0.01, 0.001]}}]),
+         "arm 'l1': unknown regime 'nope'"),
+    Case("final LR above the arm's initial LR",
+         lambda t: with_keys(t, arms=[{"name": "l1", "criterion": "l1", "retrain": {"lr": 0.01, "final_lr": 0.05}}]),
+         "final LR 0.05 is above the initial LR 0.01"),
+]
+CASES += ARM_ERRORS
+
+
+@pytest.mark.parametrize("case", ARM_ERRORS, ids=[c.name for c in ARM_ERRORS])
+def test_an_arm_error_starts_with_the_study_file_and_the_arm(case, tmp_path, capsys):
+    line = check_case(case, tmp_path, capsys)
+    assert line.startswith(f"prunebench: error: {tmp_path / 'study.yaml'}: arm 'l1'"), line
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_study_input(case, tmp_path, capsys):
     start = time.monotonic()

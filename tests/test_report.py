@@ -124,3 +124,62 @@ def test_detail_table_lists_every_metric():
     assert cell_text(cells["JSV end"]) == "1.5000 ± 0.7071"
     assert cell_text(cells["params"]) == "1000" and cell_text(cells["sparsity (%)"]) == "25.0 ± 0.0"
     assert cell_text(cells["vs reference"]) == "reference"
+
+
+# -- figures: where the arms are drawn (the matplotlib artists of the returned figure) ------------------
+
+def one_ratio_rows(ratios=(0.5,)):
+    """Four arms, three seeds each, at every ratio: arm k's seeds score 0.80 + 0.02k + {0, 0.01, 0.02}."""
+    arms = ["ref", "a", "b", "c"]
+    return [run(arm, ratio, s, 0.80 + 0.02 * k + 0.01 * s, ta_train=0.7 + 0.01 * k, ta_test=0.6 + 0.01 * k)
+            for ratio in ratios for k, arm in enumerate(arms) for s in range(3)]
+
+
+def drawn_xs(ax) -> dict[str, list[float]]:
+    """x of every data point an arm's errorbar line or bars put on one axes, by legend label."""
+    from matplotlib.container import BarContainer, ErrorbarContainer
+
+    out: dict[str, list[float]] = {}
+    for c in ax.containers:
+        if isinstance(c, ErrorbarContainer) and c.lines[0] is not None:  # bars' error bars have no line
+            xs = list(c.lines[0].get_xdata())
+        elif isinstance(c, BarContainer):
+            xs = [p.get_x() + p.get_width() / 2 for p in c.patches]
+        else:
+            continue
+        out.setdefault(c.get_label(), []).extend(float(x) for x in xs)
+    return out
+
+
+@pytest.mark.parametrize("name", ["plot_accuracy_vs_ratio", "plot_vs_reference", "plot_ta_bars"])
+def test_arms_at_one_ratio_are_drawn_at_distinct_x(name):
+    from prunebench.report import plots
+
+    rows = one_ratio_rows()
+    fig = getattr(plots, name)(aggregate(rows, "ref"), rows)
+    arms = ["a", "b", "c"] if name == "plot_vs_reference" else ["ref", "a", "b", "c"]  # the reference has no difference
+    for ax in fig.axes:  # ta_bars: a panel for training and one for test accuracy
+        xs = drawn_xs(ax)
+        assert sorted(xs) == sorted(arms) and all(len(v) == 1 for v in xs.values()), xs
+        assert len({v[0] for v in xs.values()}) == len(arms), f"{name}: arms overlap: {xs}"
+
+
+def test_one_ratio_puts_arms_on_the_x_axis_and_many_ratios_keep_the_ratio_axis():
+    from prunebench.report.plots import plot_accuracy_vs_ratio, plot_vs_reference
+
+    rows = one_ratio_rows()
+    agg = aggregate(rows, "ref")
+    fig = plot_accuracy_vs_ratio(agg, rows, paper={"b": {0.5: 90.0, 0.7: 80.0}})
+    assert drawn_xs(fig.axes[0]) == {"ref": [0.0], "a": [1.0], "b": [2.0], "c": [3.0]}
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ref", "a", "b", "c"]
+    (paper_line,) = [ln for ln in ax.get_lines() if ln.get_label() == "paper: b"]
+    assert list(paper_line.get_xdata()) == [2]  # b's published number at the study's ratio, at b's x
+    fig = plot_vs_reference(agg, rows)
+    assert drawn_xs(fig.axes[0]) == {"a": [0.0], "b": [1.0], "c": [2.0]}
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b", "c"]
+
+    rows = one_ratio_rows((0.3, 0.7))
+    agg = aggregate(rows, "ref")
+    assert drawn_xs(plot_accuracy_vs_ratio(agg, rows).axes[0]) == {arm: [0.3, 0.7] for arm in ("ref", "a", "b", "c")}
+    assert drawn_xs(plot_vs_reference(agg, rows).axes[0]) == {arm: [0.3, 0.7] for arm in ("a", "b", "c")}

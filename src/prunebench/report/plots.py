@@ -176,25 +176,44 @@ def plot_ta_bars(agg, rows, paper=None):
     return fig
 
 
+def _one_ratio(agg: Aggregate) -> bool:
+    """A study at a single pruning ratio: its comparison plots put the arms side by side on the x axis
+    (at the ratio itself they would all be drawn at one x, on top of each other)."""
+    return len(agg.ratios) == 1
+
+
+def _arm_axis(ax, arms: Sequence[str], ratio: float) -> None:
+    ax.set_xticks(range(len(arms)), [mpl_text(a) for a in arms], rotation=20, ha="right")
+    ax.set_xlim(-0.6, len(arms) - 0.4)
+    ax.set_xlabel(f"arm (all at pruning ratio {ratio:g})")
+
+
 def plot_accuracy_vs_ratio(agg, rows, paper=None):
     if not any(g.stat("test_acc").n for g in agg.groups.values()):
         return "no finished run with a final test accuracy"
     fig, (ax,) = _new_figure(1, 1, width=6.0, height=4.2)
     colors = _colors(agg.arms)
-    for arm in agg.arms:
+    one = _one_ratio(agg)
+    for i, arm in enumerate(agg.arms):
         pts = [(r, g.stat("test_acc")) for r in agg.ratios if (g := agg.get(arm, r)) and g.stat("test_acc").n]
         if pts:
-            ax.errorbar([p[0] for p in pts], [p[1].mean * 100 for p in pts],
+            ax.errorbar([i if one else p[0] for p in pts], [p[1].mean * 100 for p in pts],
                         yerr=[(p[1].std or 0.0) * 100 for p in pts], color=colors[arm], marker="o",
                         capsize=3, label=mpl_text(arm))
         published = paper_numbers(paper, arm)
+        if one:  # only the published number at the study's ratio has a place on the arm axis
+            published = {r: v for r, v in published.items() if r == agg.ratios[0]}
         if published:
             xs = sorted(published)
-            ax.plot(xs, [published[x] for x in xs], color=colors[arm], linestyle="--", marker="x",
-                    label=mpl_text(f"paper: {arm}"))
-    ax.set_xlabel("pruning ratio (fraction of filters removed)")
+            ax.plot([i] * len(xs) if one else xs, [published[x] for x in xs], color=colors[arm],
+                    linestyle="--", marker="x", label=mpl_text(f"paper: {arm}"))
+    if one:
+        _arm_axis(ax, agg.arms, agg.ratios[0])
+        ax.set_title(f"Final test accuracy per arm at pruning ratio {agg.ratios[0]:g} (mean ± std)")
+    else:
+        ax.set_xlabel("pruning ratio (fraction of filters removed)")
+        ax.set_title("Final test accuracy vs pruning ratio (mean ± std)")
     ax.set_ylabel("final test accuracy (%)")
-    ax.set_title("Final test accuracy vs pruning ratio (mean ± std)")
     ax.legend(fontsize="small")
     return fig
 
@@ -205,7 +224,8 @@ def plot_vs_reference(agg, rows, paper=None):
     ref = agg.reference
     fig, (ax,) = _new_figure(1, 1, width=6.0, height=4.2)
     colors = _colors(agg.arms)
-    drawn = False
+    one = _one_ratio(agg)
+    drawn: list[str] = []  # the arms drawn (at one ratio, each at its own x: its place in this list)
     for arm in agg.arms:
         xs, ys, lo, hi, sig = [], [], [], [], []
         for r in agg.ratios:
@@ -213,22 +233,26 @@ def plot_vs_reference(agg, rows, paper=None):
             test = g.comparison if g else None
             if test is None or test.diff is None:
                 continue
-            xs.append(r)
+            xs.append(len(drawn) if one else r)
             ys.append(test.diff * 100)
             ci = test.ci or (test.diff, test.diff)
             lo.append((test.diff - ci[0]) * 100)
             hi.append((ci[1] - test.diff) * 100)
             sig.append(test.significant)
         if xs:
-            drawn = True
+            drawn.append(arm)
             label = arm if not agg.references else f"{arm} − {agg.reference_of(arm)}"
-            ax.errorbar(xs, ys, yerr=[lo, hi], color=colors[arm], capsize=3, label=mpl_text(label))
+            ax.errorbar(xs, ys, yerr=[lo, hi], color=colors[arm], capsize=3, label=mpl_text(label),
+                        marker="o" if one else None)  # one point per arm: no line shows its mean
             ax.scatter([x for x, s in zip(xs, sig) if s], [y for y, s in zip(ys, sig) if s],
                        color=colors[arm], s=60, zorder=3, marker="*")
     if not drawn:
         return f"no arm shares a ratio with finished runs of the reference arm '{ref}'"
     ax.axhline(0.0, color="black", linewidth=0.8)
-    ax.set_xlabel("pruning ratio (fraction of filters removed)")
+    if one:
+        _arm_axis(ax, drawn, agg.ratios[0])
+    else:
+        ax.set_xlabel("pruning ratio (fraction of filters removed)")
     what = "its group's reference" if agg.references else f"'{mpl_text(ref)}'"
     ax.set_ylabel(f"accuracy − {'reference' if agg.references else mpl_text(ref)} (percentage points)")
     ax.set_title(f"Each arm vs {what} (mean difference, 95% CI; ★ p < 0.05)")

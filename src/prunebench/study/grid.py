@@ -269,8 +269,30 @@ def _distinct_architecture(spec: Any, ratio: float, shapes: dict[str, float], wh
 
 
 def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
-    """Every run of the study, validated; raises a one-line ConfigError on the first problem."""
+    """Every run of the study, validated; raises a one-line ConfigError on the first problem, which
+    starts with the study file (and the arm, where one arm is at fault) like every study error."""
     source = str(study_file or "study")
+    try:
+        return _expand(study, study_file, source)
+    except PrunebenchError as err:  # a check below that did not say where (a safety net)
+        if str(err).startswith(source):
+            raise
+        raise type(err)(f"{source}: {err}") from None
+
+
+def _arm_checks(arm: ArmSpec, study: StudySpec, source: str) -> None:
+    """The checks of one arm before its runs are built; an error from inside (an unknown regime name,
+    from the registry) names the file and the arm."""
+    try:
+        check_arm_recipe(arm, source)
+        check_tunable(arm, study, source)
+    except PrunebenchError as err:
+        if str(err).startswith(source):
+            raise
+        raise ConfigError(f"{source}: arm {arm.name!r}: {err}") from None
+
+
+def _expand(study: StudySpec, study_file: str | Path | None, source: str) -> Expansion:
     if study.compare is not None:  # every group of a grouped comparison must have its reference
         from .compare import group_references
 
@@ -284,8 +306,7 @@ def expand(study: StudySpec, study_file: str | Path | None = None) -> Expansion:
     base_runs: dict[tuple[str, int], tuple[Any, str]] = {}
     _one_ratio_per_column(study, source)
     for arm in study.arms:
-        check_arm_recipe(arm, source)
-        check_tunable(arm, study, source)
+        _arm_checks(arm, study, source)
         candidates = arm.tune.lr if arm.tune is not None else [None]
         shapes: dict[str, float] = {}  # pruned architecture -> the ratio that gave it (this arm)
         for ratio, lr in ((r, c) for r in arm.ratios or study.ratios for c in candidates):
