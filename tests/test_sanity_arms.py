@@ -122,7 +122,8 @@ def test_a_sanity_arm_shares_the_checked_arms_base_and_retraining(tmp_path):
     assert [j.run_id for j in again.runs] == [j.run_id for j in exp.runs]  # the stored study reads back
 
 
-GREG = {"name": "greg", "criterion": "l1", "method": {"name": "greg-1", "args": {"epochs": 2}}, "regime": "lr-rewind",
+GREG = {"name": "greg", "criterion": "l1", "method": {"name": "greg-1", "args": {"epochs": 2, "delta": 0.5, "interval": 1}},
+        "regime": "lr-rewind",
         "retrain": {"epochs": 1}}
 
 
