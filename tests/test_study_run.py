@@ -96,12 +96,18 @@ def test_driver_killed_after_worker_finished_is_recovered_not_rerun(finished, tm
         for rid in (run, base):
             store.conn.execute("UPDATE runs SET status = 'running', result = NULL WHERE run_id = ?", (rid,))
             store.conn.execute("INSERT INTO attempts (run_id, started_at) VALUES (?, 0)", (rid,))
+    # The worker was killed (with its driver) after renaming the finished directory into place and
+    # while it removed its work directory: what is left of that is removed on recovery.
+    work = {rid: out / where / f".{rid}.partial" for rid, where in ((run, "runs"), (base, "bases"))}
+    for leftover in work.values():
+        (leftover / "snapshots").mkdir(parents=True)
     assert run_study(path, out, progress=False) == 0
     for rid in (run, base):
         row = store.get(rid)
         assert row["status"] == "done" and row["result"]["test_acc"] is not None
         outcomes = [a["outcome"] for a in store.attempts(rid)]
         assert outcomes == ["done", "driver died", "recovered"]
+        assert not work[rid].exists()
 
 
 def test_running_run_of_dead_driver_is_requeued(finished, tmp_path):

@@ -33,7 +33,7 @@ from .provenance import run_provenance
 from .outside import check_importable, outside_origins, plugin_changes
 from .spec import StudySpec, load_study, parse_study
 from .store import Store, StoreError, db_path
-from .worker import finished_outcome
+from .worker import finished_outcome, remove_work_dir, run_lock
 from ..pipeline.regimes import estimated_epochs
 
 
@@ -197,12 +197,15 @@ def recover(store: Store, out: Path) -> list[str]:
         if row["status"] in FINISHED:
             continue
         snaps = row["snapshots"] if row["kind"] == "base" else ()
-        outcome = finished_outcome(job_dir(out, row["kind"], row["run_id"]), row["run_id"], snaps)
+        run_dir = job_dir(out, row["kind"], row["run_id"])
+        outcome = finished_outcome(run_dir, row["run_id"], snaps)
         if outcome is not None:
             store.requeue([row["run_id"]], reason="driver died")
             outcome.update(recovered=True, provenance={"recovered_from_model_dir": True})
             store.finish(row["run_id"], outcome)
             recovered.append(row["run_id"])
+            with run_lock(run_dir):  # an orphaned worker may still be finishing its cleanup
+                remove_work_dir(run_dir)
         elif row["status"] == "running":
             store.requeue([row["run_id"]], reason="driver died")
     return recovered

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import signal
 import time
 import traceback
@@ -68,6 +69,14 @@ def run_lock(out: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def remove_work_dir(out: Path) -> None:
+    """Remove what is left of a finished run's work directory: a worker killed (with its driver)
+    between renaming the finished model directory into place and removing ``.RUNID.partial``."""
+    from ..train.run import partial_dir
+
+    shutil.rmtree(partial_dir(out), ignore_errors=True)
 
 
 def finished_outcome(out: Path, run_id: str, snapshots: Any = ()) -> dict[str, Any] | None:
@@ -150,6 +159,7 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
             outcome = finished_outcome(out, job["run_id"], job.get("snapshots") or ())
             if outcome is not None:
                 outcome["recovered"] = True
+                remove_work_dir(out)
             else:
                 outcome = _run(job, out)
     finally:
