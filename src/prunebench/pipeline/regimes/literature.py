@@ -104,6 +104,18 @@ class _Literature(Regime):
         return float(spec.lr) if spec.lr is not None else float(need_base(ctx, spec).schedule.max_lr)
 
 
+class _PeakSchedule(_Literature):
+    """A per-iteration schedule (``schedule_kind``) peaking at the base's largest LR (or ``lr``)
+    after the warm-up, from the pruned final weights."""
+
+    schedule_kind: str
+
+    def resolve(self, spec: Any, ctx: RegimeContext) -> Resolved:
+        epochs, peak = _epochs(spec), self.peak(spec, ctx)
+        schedule = f"{self.schedule_kind}:peak={format_lr(peak)},warmup={self.warmup(spec):.12g}"
+        return Resolved("final", None, recipe(spec, ctx, epochs, schedule), _base_epochs(ctx))
+
+
 @register_regime
 class FineTune(Regime):
     name = "fine-tune"
@@ -120,25 +132,17 @@ class FineTune(Regime):
 
 
 @register_regime
-class SLR(_Literature):
+class SLR(_PeakSchedule):
     name = "slr"
     description = "retrain the pruned final weights with Le & Hua's SLR: cosine warm-up to the peak LR, then x0.1 at 50% and 75%"
-
-    def resolve(self, spec: Any, ctx: RegimeContext) -> Resolved:
-        epochs, peak = _epochs(spec), self.peak(spec, ctx)
-        schedule = f"slr:peak={format_lr(peak)},warmup={self.warmup(spec):.12g}"
-        return Resolved("final", None, recipe(spec, ctx, epochs, schedule), _base_epochs(ctx))
+    schedule_kind = "slr"
 
 
 @register_regime
-class CLR(_Literature):
+class CLR(_PeakSchedule):
     name = "clr"
     description = "retrain the pruned final weights with Le & Hua's CLR: one cycle, cosine up to the peak LR and down"
-
-    def resolve(self, spec: Any, ctx: RegimeContext) -> Resolved:
-        epochs, peak = _epochs(spec), self.peak(spec, ctx)
-        schedule = f"onecycle:peak={format_lr(peak)},warmup={self.warmup(spec):.12g}"
-        return Resolved("final", None, recipe(spec, ctx, epochs, schedule), _base_epochs(ctx))
+    schedule_kind = "onecycle"
 
 
 @register_regime
