@@ -136,15 +136,22 @@ def prune(
         counts = masks.counts()
         plan["layers"] = [_weight_entry(model, l, layer_ratios[l.name], counts) for l in targets]
         _record_entries(plan, spec, layers)
-        plan["masks"] = {"file": MASKS_FILE, "sha256": masks.sha256()}
-        pruned = masks.attach(masks.apply_(copy.deepcopy(model)))
-        if check:
-            _check_masked(pruned, masks)
+        pruned = _apply_masks(model, plan, masks, check)
     report = make_report(pruned, shape, dense_comp, masks)
     plan["widths"] = [[name, *w] for name, w in report["widths"].items()]
     if check and report["params"] >= report["dense_params"] and masks is None:
         raise PruneError("check failed: the pruned model has as many parameters as the dense one")
     return PruneResult(pruned, plan, report, masks)
+
+
+def _apply_masks(model: nn.Module, plan: dict[str, Any], masks: MaskSet, check: bool) -> nn.Module:
+    """The masked copy of ``model`` (masks attached, so they hold through training), recorded in the
+    plan by the masks file's hash; checked when asked."""
+    plan["masks"] = {"file": MASKS_FILE, "sha256": masks.sha256()}
+    pruned = masks.attach(masks.apply_(copy.deepcopy(model)))
+    if check:
+        _check_masked(pruned, masks)
+    return pruned
 
 
 def _record_entries(plan: dict[str, Any], spec: PruneSpec, layers: list[Layer]) -> None:
@@ -191,10 +198,7 @@ def _prune_chosen(model, spec, chosen, layers, layer_ratios, criterion, seed, sh
         masks = chosen
         counts = masks.counts()
         plan["layers"] = [_weight_entry(model, by_name[n], layer_ratios[n], counts) for n in counts if n in by_name]
-        plan["masks"] = {"file": MASKS_FILE, "sha256": masks.sha256()}
-        pruned = masks.attach(masks.apply_(copy.deepcopy(model)))
-        if check:
-            _check_masked(pruned, masks)
+        pruned = _apply_masks(model, plan, masks, check)
     report = make_report(pruned, shape, dense_comp, masks)
     plan["widths"] = [[name, *w] for name, w in report["widths"].items()]
     return PruneResult(pruned, plan, report, masks)
