@@ -382,3 +382,17 @@ def test_cli_methods_lists_every_method_with_its_parameters(capsys):
     assert greg1["delta"] == 1e-4 and greg1["interval"] == 10 and greg1["epochs"] == 4 and greg1["lr_schedule"] == "0:1e-3"
     assert rows["one-shot"]["stage"] is False and rows["one-shot"]["parameters"] == []
     assert main(["methods"]) == 0 and "slimming" in capsys.readouterr().out
+
+
+def test_the_stage_trains_with_the_base_recipes_precision_settings():
+    # Like the retraining (regimes.recipe): a base trained in bf16 autocast with TF32, not
+    # deterministic, gets a stage that does the same; the default base, the defaults.
+    from prunebench.config import TrainSpec
+    from prunebench.pipeline.stage import stage_recipe
+
+    spec = spec_of("sfp", {"epochs": 2})
+    base = TrainSpec(epochs=4, lr_schedule="0:0.1", deterministic=False, tf32=True, autocast="bf16")
+    stage = stage_recipe(spec, base)
+    assert (stage.deterministic, stage.tf32, stage.autocast) == (False, True, "bf16")
+    default = stage_recipe(spec, TrainSpec(epochs=4, lr_schedule="0:0.1"))
+    assert (default.deterministic, default.tf32, default.autocast) == (True, False, "none")

@@ -42,7 +42,8 @@ def method_snapshots(spec: Any) -> set[int]:
 
 def stage_recipe(spec: Any, base_recipe: TrainSpec | None) -> TrainSpec:
     """The stage's full recipe: its epochs and schedule, optimizer settings from the method's args
-    or else the base recipe's, the run's seed and device."""
+    or else the base recipe's, the run's seed and device, and the base recipe's precision settings
+    (deterministic, tf32, autocast), as the retraining takes them."""
     method, args = get_method(spec.method.name), spec.method.parsed()
     epochs, schedule = method.stage_schedule(args, base_recipe)
     base = base_recipe or TrainSpec()
@@ -50,7 +51,9 @@ def stage_recipe(spec: Any, base_recipe: TrainSpec | None) -> TrainSpec:
     return TrainSpec(epochs=epochs, lr_schedule=schedule, batch_size=pick(args.batch_size, base.batch_size),
                      momentum=pick(args.momentum, base.momentum), nesterov=base.nesterov,
                      weight_decay=pick(args.weight_decay, base.weight_decay),
-                     seed=derive_seed(spec.seed, "stage") % (2**31), device=spec.run_device)
+                     seed=derive_seed(spec.seed, "stage") % (2**31), device=spec.run_device,
+                     # how exactly it trains: as the base recipe did, like the retraining (regimes.recipe)
+                     deterministic=base.deterministic, tf32=base.tf32, autocast=base.autocast)
 
 
 @lru_cache(maxsize=8)
