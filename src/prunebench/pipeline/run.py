@@ -100,14 +100,14 @@ def _weights_at(base: Path, dense: torch.nn.Module, epoch: int | None) -> torch.
     return dense if epoch is None else _snapshot_model(base, dense, epoch)
 
 
-def _score(spec: PipelineSpec, base: Path, dense: torch.nn.Module, data: Any, epoch: int | None) -> Any:
-    """Score and prune the base model's weights at ``epoch`` (None: the final weights)."""
+def _score(spec: PipelineSpec, weights: torch.nn.Module, data: Any) -> Any:
+    """Score and prune the base model ``weights`` (its final weights or a snapshot's, _weights_at)."""
     from ..pruning import prune
 
     from ..train.loop import prepared
 
     batches = (prepared(data, data.train_x[:512]).cpu(), data.train_y[:512].cpu())
-    return prune(_weights_at(base, dense, epoch).cpu(), spec.prune, data=batches, seed=derive_seed(spec.seed, "criterion"))
+    return prune(weights.cpu(), spec.prune, data=batches, seed=derive_seed(spec.seed, "criterion"))
 
 
 def _kept_weights(result: Any, base: Path, dense: torch.nn.Module, resolved: Resolved) -> torch.nn.Module:
@@ -210,6 +210,7 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
     data = load_data(spec.data, compact=True)  # 8-bit images stay uint8, normalised per batch
     dense, base_md = load_model(base)
     first = get_regime(spec.regime.name).score_epoch(spec.regime)
+    scored = _weights_at(base, dense, first)  # read once: scored, and the reference of the norm drop
     stage = None
     if get_method(spec.method.name).has_stage:  # the method trains, then cuts (pipeline/stage.py)
         began = time.perf_counter()
@@ -219,15 +220,15 @@ def run_pipeline(spec: PipelineSpec, out: str | Path, *, base_dir: str | Path, p
         except StageDiverged as div:
             return _stage_diverged(spec, out, base_md, div, time.perf_counter() - began, str(device))
     else:
-        prune_result = _score(spec, base, dense, data, first)
+        prune_result = _score(spec, scored, data)
     report = dict(prune_result.report)
     ctx = RegimeContext(_base_recipe(base_md.spec), report["dense_macs"], report["macs"], spec.seed,
-                        norm_drop=norm_drop(_weights_at(base, dense, first), prune_result.model),
+                        norm_drop=norm_drop(scored, prune_result.model),
                         pruned_fraction=report["sparsity"],  # what the pruning did (ALLR reads it)
                         stage_compute=stage["compute"] if stage else 0)
     resolved = resolve(spec.regime, ctx)
     if resolved.score_epoch != first and stage is None:  # the epoch to score at depends on the pruned MACs (PxFy squeeze)
-        prune_result = _score(spec, base, dense, data, resolved.score_epoch)
+        prune_result = _score(spec, _weights_at(base, dense, resolved.score_epoch), data)
         report = dict(prune_result.report)
     model = _kept_weights(prune_result, base, dense, resolved)
     checkpoints = checkpoint_accuracies(dense, model, data)
