@@ -108,14 +108,25 @@ class Spec(BaseModel):
         return _strip(self.model_dump(mode="json", exclude_defaults=True))
 
     def canonical_json(self) -> str:
-        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return canonical_text(self.canonical())
 
     def spec_hash(self, length: int = 12) -> str:
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:length]
+        return hash_canonical(self.canonical(), length)
 
     def full_json(self) -> dict[str, Any]:
         """Everything, defaults written out (what gets stored beside results)."""
         return self.model_dump(mode="json")
+
+
+def canonical_text(canonical: dict[str, Any]) -> str:
+    """The JSON text a canonical form is hashed as (sorted keys, no spaces)."""
+    return json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+
+
+def hash_canonical(canonical: dict[str, Any], length: int = 12) -> str:
+    """The run id of a canonical form (``Spec.canonical()``): the first ``length`` hex digits of the
+    SHA-256 of its JSON text."""
+    return hashlib.sha256(canonical_text(canonical).encode()).hexdigest()[:length]
 
 
 def _strip(value: Any) -> Any:

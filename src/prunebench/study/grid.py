@@ -5,13 +5,12 @@ Every run spec is validated here, so a bad study file fails before anything is w
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import validate
+from ..config import hash_canonical, validate
 from ..errors import ConfigError, PrunebenchError
 from .check import check_base_model, check_run, external_base, pruned_architecture
 from .fit import check_fit
@@ -200,8 +199,7 @@ class _Template:
         canon = dict(self.canonical)
         if seed != 0:  # the canonical form drops a field at its default, as Spec.canonical does
             canon["seed"] = seed
-        text = json.dumps(canon, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return hash_canonical(canon)
 
     def job(self, seed: int, arm: str, ratio: float, position: int,
             base_runs: dict[tuple[str, int], tuple[Any, str]]) -> tuple[Job, Any]:
