@@ -256,7 +256,8 @@ def run_study(
             store = Store.create(target)
             try:
                 check_plugins(store, accept_plugin_change)
-                check_data(store, expansion.study.data.data_dir, accept_data_change)
+                if accept_data_change:  # without it the read-only check above has refused a change
+                    check_data(store, expansion.study.data.data_dir, True)
                 write_meta(store, expansion, Path(study) if isinstance(study, (str, Path)) else None)
                 (target / "study.yaml").write_text(yaml.safe_dump(expansion.study.model_dump(mode="json"), sort_keys=False))
                 store.sync_jobs(expansion.jobs)
