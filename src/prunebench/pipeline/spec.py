@@ -132,6 +132,10 @@ class PipelineSpec(Spec):
         if not method.has_stage:
             return self
         method.check_prune(self.method.parsed(), self.prune)
+        if self.prune.sanity is not None:  # the stage's choice is handed to prune(chosen=): sanity would be ignored
+            raise ConfigError(f"prune.sanity {self.prune.sanity!r} checks a one-shot criterion's scores, but this run "
+                              f"prunes with method {self.method.name!r}, whose choice comes from its pruning stage "
+                              "(a sanity arm of a method arm: reinit-on-mask)")
         if self.method.parsed().track_jsv and self.jsv_samples == 0:
             raise ConfigError(f"method {self.method.name!r}: track_jsv needs jsv_samples > 0 (it has 0 inputs to measure on)")
         regime = get_regime(self.regime.name)

@@ -7,8 +7,8 @@ models, its ratios, its regime and retraining recipe, its model. Kinds:
 * ``reinit-on-mask``: the checked arm's pruned architecture (or mask) from a fresh init
   (``reinit: fresh``), retrained as the checked arm retrains.
 
-The first three check a one-shot criterion's scores: for an arm whose ``method`` has a pruning stage
-(its choice comes from the stage) they are refused; ``reinit-on-mask`` copies the method too.
+The first three check a one-shot criterion's scores: a run whose ``method`` has a pruning stage (its
+choice comes from the stage) refuses them (``PipelineSpec``); ``reinit-on-mask`` copies the method too.
 
 A sanity arm names no field of its own besides ``name``, ``sanity`` and ``of``; a field given anyway
 must equal the derived one (so a stored study, which writes every field out, reads back). The checked
@@ -44,11 +44,6 @@ def derive_sanity_arms(study: Any, source: str) -> Any:
             raise ConfigError(f"{where}: of: {arm.of!r} is not another arm of the study")
         if checked.sanity is not None:
             raise ConfigError(f"{where}: of: arm {arm.of!r} is itself a sanity arm; check the arm it checks")
-        method = checked.method_fields()
-        if arm.sanity in PRUNE_KINDS and method is not None and method.get("name") != "one-shot":
-            raise ConfigError(f"{where}: arm {arm.of!r} prunes with method {method.get('name')!r}, whose choice comes from its "
-                              f"pruning stage, not from criterion scores; {arm.sanity} checks a one-shot criterion "
-                              "(reinit-on-mask works for any arm)")
         value = {k: getattr(checked, k) for k in COPIED}
         if arm.sanity == "reinit-on-mask":
             if checked.reinit == "fresh":
